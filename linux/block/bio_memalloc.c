@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Memory allocation scope carried by bios: capture, modes, adopters and the
+ * recursion detector.  See Documentation/block/bio-scope.rst.
+ */
+#include <linux/bio.h>
+#include <linux/bio_scope.h>
+#include <linux/blk-mq.h>
+#include <linux/debugfs.h>
+#include <linux/init.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/bio_scope.h>
+
+/*
+ * The saved value returned by bio_scope_adopt() is the set of task flags
+ * this level added, plus BIO_SCOPE_SAVED_SERVING if this level made the task
+ * "serving" for the detector.  Bit 0 (PF_VCPU) is never adopted.
+ */
+#define BIO_SCOPE_SAVED_SERVING	0x1U
+static_assert(!(BIO_SCOPE_SAVED_SERVING & BIO_SCOPE_PF_ADOPT));
+
+/* The scope bits ride in bi_opf/cmd_flags: no field is added anywhere. */
+static_assert(__REQ_NR_BITS <= 8 * sizeof(blk_opf_t));
+static_assert((REQ_SCOPE_MASK & REQ_OP_MASK) == 0);
+
+DEFINE_STATIC_KEY_TRUE(bio_scope_capture_key);
+EXPORT_SYMBOL(bio_scope_capture_key);
+
+static int bio_scope_mode = BIO_SCOPE_SCOPED;
+static DEFINE_MUTEX(bio_scope_lock);	/* mode changes, adopter list */
+static LIST_HEAD(bio_scope_adopters);
+static struct dentry *bio_scope_debugfs_root;
+static struct dentry *bio_scope_debugfs_adopters;
+
+static const char *const bio_scope_mode_names[] = {
+	[BIO_SCOPE_OFF]		= "off",
+	[BIO_SCOPE_BLANKET]	= "blanket",
+	[BIO_SCOPE_SCOPED]	= "scoped",
+	[BIO_SCOPE_INHERIT]	= "inherit",
+};
+
+/**
+ * __bio_scope_stamp - add a scope to a bio (slow path of bio_scope_stamp())
+ * @bio: bio
+ * @scope: REQ_SCOPE_* bits to add
+ * @src: capture point, reported by the bio_scope_capture tracepoint
+ *
+ * Use bio_scope_stamp(), which skips this when capture is globally off.
+ * The tracepoint fires only when @scope adds bits to @bio.
+ */
+void __bio_scope_stamp(struct bio *bio, blk_opf_t scope,
+		       enum bio_scope_source src)
+{
+	scope &= REQ_SCOPE_MASK & ~bio->bi_opf;
+	if (!scope)
+		return;
+	bio->bi_opf |= scope;
+	trace_bio_scope_capture(bio, scope, src);
+}
+EXPORT_SYMBOL(__bio_scope_stamp);
+
+/**
+ * __bio_scope_capture - capture the scope of task flags into a bio
+ * @bio: bio being submitted
+ * @flags: the submitting task's flags
+ *
+ * Slow path of bio_scope_capture(), taken only when @flags hold a scope.
+ */
+void __bio_scope_capture(struct bio *bio, unsigned int flags)
+{
+	enum bio_scope_source src = BIO_SCOPE_SRC_TASK;
+
+	if (flags & (PF_MEMALLOC | PF_KSWAPD))
+		src = BIO_SCOPE_SRC_RECLAIM;
+	__bio_scope_stamp(bio, bio_scope_from_task(flags), src);
+}
+EXPORT_SYMBOL(__bio_scope_capture);
+
+/**
+ * bio_scope_get_mode - the global bio scope mode
+ *
+ * Return: the global enum bio_scope_mode.
+ */
+enum bio_scope_mode bio_scope_get_mode(void)
+{
+	return READ_ONCE(bio_scope_mode);
+}
+EXPORT_SYMBOL_GPL(bio_scope_get_mode);
+
+/**
+ * bio_scope_set_mode - set the global bio scope mode
+ * @mode: BIO_SCOPE_OFF, BIO_SCOPE_BLANKET or BIO_SCOPE_SCOPED
+ *
+ * "off" also turns capture off (a static branch in submit_bio()).
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -EINVAL.
+ */
+int bio_scope_set_mode(enum bio_scope_mode mode)
+{
+	if (mode >= BIO_SCOPE_NR_MODES)
+		return -EINVAL;
+	mutex_lock(&bio_scope_lock);
+	WRITE_ONCE(bio_scope_mode, mode);
+	if (mode == BIO_SCOPE_OFF)
+		static_branch_disable(&bio_scope_capture_key);
+	else
+		static_branch_enable(&bio_scope_capture_key);
+	mutex_unlock(&bio_scope_lock);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(bio_scope_set_mode);
+
+/**
+ * bio_scope_effective_mode - the mode an adopter applies
+ * @a: adopter
+ *
+ * Return: @a's override, or the global mode if @a inherits it.
+ */
+enum bio_scope_mode bio_scope_effective_mode(const struct bio_scope_adopter *a)
+{
+	int mode = READ_ONCE(a->mode);
+
+	if (mode < 0 || mode >= BIO_SCOPE_NR_MODES)
+		return bio_scope_get_mode();
+	return mode;
+}
+EXPORT_SYMBOL_GPL(bio_scope_effective_mode);
+
+/**
+ * bio_scope_adopter_set_mode - set an adopter's mode override
+ * @a: adopter
+ * @mode: an enum bio_scope_mode, or BIO_SCOPE_INHERIT
+ *
+ * Return: 0 or -EINVAL.
+ */
+int bio_scope_adopter_set_mode(struct bio_scope_adopter *a, int mode)
+{
+	if (mode < 0 || mode > BIO_SCOPE_INHERIT)
+		return -EINVAL;
+	WRITE_ONCE(a->mode, mode);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(bio_scope_adopter_set_mode);
+
+/**
+ * bio_scope_mode_parse - parse a mode name
+ * @buf: "off", "blanket", "scoped" or "inherit", optionally with a newline
+ * @allow_inherit: whether "inherit" is accepted
+ *
+ * Return: the mode, or -EINVAL.
+ */
+int bio_scope_mode_parse(const char *buf, bool allow_inherit)
+{
+	int n = allow_inherit ? BIO_SCOPE_INHERIT + 1 : BIO_SCOPE_NR_MODES;
+	int i = __sysfs_match_string(bio_scope_mode_names, n, buf);
+
+	return i < 0 ? -EINVAL : i;
+}
+EXPORT_SYMBOL_GPL(bio_scope_mode_parse);
+
+/**
+ * bio_scope_mode_format - list the modes, the current one in brackets
+ * @buf: output buffer
+ * @size: size of @buf
+ * @mode: the current mode
+ * @allow_inherit: whether to list "inherit"
+ *
+ * Produces e.g. "off blanket [scoped]\n".
+ *
+ * Return: the number of characters written.
+ */
+int bio_scope_mode_format(char *buf, size_t size, int mode, bool allow_inherit)
+{
+	int n = allow_inherit ? BIO_SCOPE_INHERIT + 1 : BIO_SCOPE_NR_MODES;
+	int i, len = 0;
+
+	for (i = 0; i < n; i++)
+		len += scnprintf(buf + len, size - len, i == mode ? "%s[%s]" :
+				 "%s%s", i ? " " : "", bio_scope_mode_names[i]);
+	len += scnprintf(buf + len, size - len, "\n");
+	return len;
+}
+EXPORT_SYMBOL_GPL(bio_scope_mode_format);
+
+/**
+ * bio_scope_adopter_read_stats - sum an adopter's per-cpu counters
+ * @a: registered adopter
+ * @sum: filled with the counters, indexed by enum bio_scope_stat
+ */
+void bio_scope_adopter_read_stats(const struct bio_scope_adopter *a,
+				  struct bio_scope_stats *sum)
+{
+	int cpu, i;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!a->stats)
+		return;
+	for_each_possible_cpu(cpu) {
+		const struct bio_scope_stats *s = per_cpu_ptr(a->stats, cpu);
+
+		for (i = 0; i < BIO_SCOPE_STAT_NR; i++)
+			sum->count[i] += READ_ONCE(s->count[i]);
+	}
+}
+EXPORT_SYMBOL_GPL(bio_scope_adopter_read_stats);
+
+static inline void bio_scope_count(struct bio_scope_adopter *a,
+				   enum bio_scope_stat stat)
+{
+	this_cpu_inc(a->stats->count[stat]);
+}
+
+/**
+ * bio_scope_adopt - serve a command under its bio scope
+ * @a: the servicer's registered adopter
+ * @scope: the command's scope: bi_opf, cmd_flags or REQ_SCOPE_* bits
+ *
+ * Applies, to the current task, what @a's effective mode asks for: nothing
+ * ("off"), PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE ("blanket"), or
+ * bio_scope_to_pflags(@scope) ("scoped").  Must be paired with
+ * bio_scope_restore() in the same task.  Nests: each level restores only
+ * the flags it added itself.  The task is marked as serving @a for the
+ * recursion detector, in every mode; when adopters nest in one task, the
+ * outermost is charged.
+ *
+ * Context: task context.
+ * Return: an opaque value for bio_scope_restore().
+ */
+unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope)
+{
+	enum bio_scope_mode mode = bio_scope_effective_mode(a);
+	unsigned int pflags = 0, saved;
+
+	scope &= REQ_SCOPE_MASK;
+	bio_scope_count(a, BIO_SCOPE_STAT_SERVED);
+	switch (mode) {
+	case BIO_SCOPE_BLANKET:
+		pflags = PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE;
+		bio_scope_count(a, BIO_SCOPE_STAT_BLANKET);
+		break;
+	case BIO_SCOPE_SCOPED:
+		pflags = bio_scope_to_pflags(scope);
+		if (scope & REQ_SCOPE_NOIO)
+			bio_scope_count(a, BIO_SCOPE_STAT_NOIO);
+		else if (scope & REQ_SCOPE_NOFS)
+			bio_scope_count(a, BIO_SCOPE_STAT_NOFS);
+		if (scope & REQ_SCOPE_WB)
+			bio_scope_count(a, BIO_SCOPE_STAT_WB);
+		break;
+	default:
+		break;
+	}
+	saved = memalloc_flags_save(pflags);
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+	if (!current->bio_scope_serving) {
+		current->bio_scope_serving = a;
+		saved |= BIO_SCOPE_SAVED_SERVING;
+	}
+#endif
+	trace_bio_scope_adopt(a, scope, mode, pflags);
+	return saved;
+}
+EXPORT_SYMBOL_GPL(bio_scope_adopt);
+
+/**
+ * bio_scope_adopt_rq - serve a request under its scope
+ * @a: the servicer's registered adopter
+ * @rq: the request being served
+ *
+ * bio_scope_adopt() with blk_rq_scope(@rq).
+ *
+ * Context: task context.
+ * Return: an opaque value for bio_scope_restore().
+ */
+unsigned int bio_scope_adopt_rq(struct bio_scope_adopter *a,
+				const struct request *rq)
+{
+	return bio_scope_adopt(a, blk_rq_scope(rq));
+}
+EXPORT_SYMBOL_GPL(bio_scope_adopt_rq);
+
+/**
+ * bio_scope_restore - end serving a command
+ * @a: the adopter passed to bio_scope_adopt()
+ * @saved: the value bio_scope_adopt() returned
+ *
+ * Clears exactly the task flags the matching bio_scope_adopt() added.
+ *
+ * Context: the task that called bio_scope_adopt().
+ */
+void bio_scope_restore(struct bio_scope_adopter *a, unsigned int saved)
+{
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+	if (saved & BIO_SCOPE_SAVED_SERVING) {
+		WARN_ON_ONCE(current->bio_scope_serving != a);
+		current->bio_scope_serving = NULL;
+	}
+#endif
+	memalloc_flags_restore(saved & BIO_SCOPE_PF_ADOPT);
+}
+EXPORT_SYMBOL_GPL(bio_scope_restore);
+
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+static const char *const bio_scope_rec_names[] = {
+	[BIO_SCOPE_REC_SHRINKER]	 = "shrinker",
+	[BIO_SCOPE_REC_WRITEBACK_WAIT]	 = "writeback_wait",
+	[BIO_SCOPE_REC_RECLAIM_THROTTLE] = "reclaim_throttle",
+	[BIO_SCOPE_REC_DIRTY_THROTTLE]	 = "dirty_throttle",
+};
+
+static_assert(ARRAY_SIZE(bio_scope_rec_names) == BIO_SCOPE_REC_NR);
+
+/**
+ * __bio_scope_note_recursion - count a recursion event of a serving task
+ * @kind: what the task is about to do
+ *
+ * Called through the bio_scope_note_*() hooks, only while
+ * current->bio_scope_serving is set.
+ */
+void __bio_scope_note_recursion(enum bio_scope_recursion kind)
+{
+	struct bio_scope_adopter *a = current->bio_scope_serving;
+
+	if (!a || kind >= BIO_SCOPE_REC_NR)
+		return;
+	bio_scope_count(a, BIO_SCOPE_STAT_REC_FIRST + kind);
+	trace_bio_scope_recursion(a, kind);
+}
+EXPORT_SYMBOL_GPL(__bio_scope_note_recursion);
+#endif
+
+/* debugfs: /sys/kernel/debug/bioscope/{mode,adopters/<name>/{mode,stats}} */
+
+static ssize_t bio_scope_mode_read(struct file *file, char __user *ubuf,
+				   size_t count, loff_t *ppos)
+{
+	struct bio_scope_adopter *a = file->private_data;
+	char buf[64];
+	int len;
+
+	if (a)
+		len = bio_scope_mode_format(buf, sizeof(buf), READ_ONCE(a->mode),
+					    true);
+	else
+		len = bio_scope_mode_format(buf, sizeof(buf),
+					    bio_scope_get_mode(), false);
+	return simple_read_from_buffer(ubuf, count, ppos, buf, len);
+}
+
+static ssize_t bio_scope_mode_write(struct file *file, const char __user *ubuf,
+				    size_t count, loff_t *ppos)
+{
+	struct bio_scope_adopter *a = file->private_data;
+	char buf[16];
+	int mode, ret;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	mode = bio_scope_mode_parse(buf, a);
+	if (mode < 0)
+		return mode;
+	if (a)
+		ret = bio_scope_adopter_set_mode(a, mode);
+	else
+		ret = bio_scope_set_mode(mode);
+	return ret ? ret : count;
+}
+
+static const struct file_operations bio_scope_mode_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.read	= bio_scope_mode_read,
+	.write	= bio_scope_mode_write,
+	.llseek	= default_llseek,
+};
+
+static const char *const bio_scope_stat_names[] = {
+	[BIO_SCOPE_STAT_SERVED]	= "served",
+	[BIO_SCOPE_STAT_NOFS]	= "adopted_nofs",
+	[BIO_SCOPE_STAT_NOIO]	= "adopted_noio",
+	[BIO_SCOPE_STAT_WB]	= "adopted_wb",
+	[BIO_SCOPE_STAT_BLANKET] = "blanket",
+	[BIO_SCOPE_STAT_REC_FIRST + BIO_SCOPE_REC_SHRINKER] =
+		"recursion_shrinker",
+	[BIO_SCOPE_STAT_REC_FIRST + BIO_SCOPE_REC_WRITEBACK_WAIT] =
+		"recursion_writeback_wait",
+	[BIO_SCOPE_STAT_REC_FIRST + BIO_SCOPE_REC_RECLAIM_THROTTLE] =
+		"recursion_reclaim_throttle",
+	[BIO_SCOPE_STAT_REC_FIRST + BIO_SCOPE_REC_DIRTY_THROTTLE] =
+		"recursion_dirty_throttle",
+};
+
+static_assert(ARRAY_SIZE(bio_scope_stat_names) == BIO_SCOPE_STAT_NR);
+
+static int bio_scope_stats_show(struct seq_file *m, void *v)
+{
+	struct bio_scope_adopter *a = m->private;
+	struct bio_scope_stats sum;
+	int i;
+
+	bio_scope_adopter_read_stats(a, &sum);
+	for (i = 0; i < BIO_SCOPE_STAT_NR; i++) {
+		/* Without the detector, recursion is not observed: say so. */
+		if (!IS_ENABLED(CONFIG_BIO_SCOPE_DETECTOR) &&
+		    i >= BIO_SCOPE_STAT_REC_FIRST)
+			break;
+		seq_printf(m, "%s %llu\n", bio_scope_stat_names[i],
+			   sum.count[i]);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bio_scope_stats);
+
+/* Called with bio_scope_lock held. */
+static void bio_scope_adopter_debugfs(struct bio_scope_adopter *a)
+{
+	if (!bio_scope_debugfs_adopters)
+		return;
+	a->debugfs = debugfs_create_dir(a->name, bio_scope_debugfs_adopters);
+	debugfs_create_file("mode", 0644, a->debugfs, a, &bio_scope_mode_fops);
+	debugfs_create_file("stats", 0444, a->debugfs, a,
+			    &bio_scope_stats_fops);
+}
+
+/**
+ * bio_scope_adopter_register - register a servicer that adopts bio scopes
+ * @a: adopter with ->name (unique) and ->mode set, e.g. with
+ *	BIO_SCOPE_ADOPTER_INIT()
+ *
+ * Allocates the counters and creates the adopter's debugfs directory.  May
+ * be called from an initcall of built-in code, before or after bioscope's
+ * own initcall.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -EINVAL, -EEXIST if the name is taken, or -ENOMEM.
+ */
+int bio_scope_adopter_register(struct bio_scope_adopter *a)
+{
+	struct bio_scope_adopter *o;
+	int ret = 0;
+
+	if (!a->name || !a->name[0] || strchr(a->name, '/'))
+		return -EINVAL;
+	if (a->mode < 0 || a->mode > BIO_SCOPE_INHERIT)
+		return -EINVAL;
+	a->stats = alloc_percpu(struct bio_scope_stats);
+	if (!a->stats)
+		return -ENOMEM;
+
+	mutex_lock(&bio_scope_lock);
+	list_for_each_entry(o, &bio_scope_adopters, list) {
+		if (!strcmp(o->name, a->name)) {
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	list_add_tail(&a->list, &bio_scope_adopters);
+	bio_scope_adopter_debugfs(a);
+out:
+	mutex_unlock(&bio_scope_lock);
+	if (ret) {
+		free_percpu(a->stats);
+		a->stats = NULL;
+	}
+	return ret;
+}
+EXPORT_SYMBOL_GPL(bio_scope_adopter_register);
+
+/**
+ * bio_scope_adopter_unregister - unregister a servicer
+ * @a: registered adopter
+ *
+ * The caller must ensure no task is still between bio_scope_adopt() and
+ * bio_scope_restore() on @a.
+ *
+ * Context: process context, may sleep.
+ */
+void bio_scope_adopter_unregister(struct bio_scope_adopter *a)
+{
+	mutex_lock(&bio_scope_lock);
+	list_del(&a->list);
+	debugfs_remove_recursive(a->debugfs);
+	a->debugfs = NULL;
+	mutex_unlock(&bio_scope_lock);
+	free_percpu(a->stats);
+	a->stats = NULL;
+}
+EXPORT_SYMBOL_GPL(bio_scope_adopter_unregister);
+
+static int __init bio_scope_init(void)
+{
+	struct bio_scope_adopter *a;
+
+	mutex_lock(&bio_scope_lock);
+	bio_scope_debugfs_root = debugfs_create_dir("bioscope", NULL);
+	debugfs_create_file("mode", 0644, bio_scope_debugfs_root, NULL,
+			    &bio_scope_mode_fops);
+	bio_scope_debugfs_adopters = debugfs_create_dir("adopters",
+							bio_scope_debugfs_root);
+	/* Adopters registered by earlier initcalls. */
+	list_for_each_entry(a, &bio_scope_adopters, list)
+		bio_scope_adopter_debugfs(a);
+	mutex_unlock(&bio_scope_lock);
+	return 0;
+}
+subsys_initcall(bio_scope_init);

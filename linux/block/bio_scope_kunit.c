@@ -1,0 +1,750 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for memory allocation scopes carried by bios.
+ */
+#include <kunit/test.h>
+#include <linux/bio.h>
+#include <linux/bio_scope.h>
+#include <linux/blk-mq.h>
+#include <linux/gfp.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/writeback.h>
+
+#define NOFS	BIO_SCOPE_NOFS
+#define NOIO	BIO_SCOPE_NOIO
+#define WB	BIO_SCOPE_WB
+#define ADOPT_PF	BIO_SCOPE_PF_ADOPT
+
+struct bio_scope_test_ctx {
+	struct bio_set bs;
+	struct page *page;
+	struct bio_scope_adopter a;
+	struct bio_scope_adopter b;
+	enum bio_scope_mode saved_mode;
+	bool bs_ready;
+};
+
+static int bio_scope_test_init(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	test->priv = ctx;
+	ctx->saved_mode = bio_scope_get_mode();
+	KUNIT_ASSERT_EQ(test, bioset_init(&ctx->bs, 4, 0, BIOSET_NEED_BVECS), 0);
+	ctx->bs_ready = true;
+	ctx->page = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx->page);
+	ctx->a = (struct bio_scope_adopter)BIO_SCOPE_ADOPTER_INIT("kunit-a");
+	ctx->b = (struct bio_scope_adopter)BIO_SCOPE_ADOPTER_INIT("kunit-b");
+	KUNIT_ASSERT_EQ(test, bio_scope_adopter_register(&ctx->a), 0);
+	KUNIT_ASSERT_EQ(test, bio_scope_adopter_register(&ctx->b), 0);
+	/* Tests start from scoped mode and a task in no scope. */
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_SCOPED), 0);
+	KUNIT_ASSERT_EQ(test, current->flags & BIO_SCOPE_PF_MASK, 0);
+	return 0;
+}
+
+static void bio_scope_test_exit(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+
+	if (!ctx)
+		return;
+	bio_scope_set_mode(ctx->saved_mode);
+	if (ctx->b.stats)
+		bio_scope_adopter_unregister(&ctx->b);
+	if (ctx->a.stats)
+		bio_scope_adopter_unregister(&ctx->a);
+	if (ctx->page)
+		__free_page(ctx->page);
+	if (ctx->bs_ready)
+		bioset_exit(&ctx->bs);
+}
+
+/* A bio with one page (8 sectors) of data and no bdev. */
+static struct bio *test_bio(struct kunit *test, blk_opf_t opf)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(NULL, 1, opf, GFP_KERNEL, &ctx->bs);
+	KUNIT_ASSERT_NOT_NULL(test, bio);
+	__bio_add_page(bio, ctx->page, PAGE_SIZE, 0);
+	return bio;
+}
+
+static blk_opf_t scope_of(const struct bio *bio)
+{
+	return bio->bi_opf & REQ_SCOPE_MASK;
+}
+
+/* Encoding: NOIO implies NOFS, union is max, bits fit and are distinct. */
+static void bio_scope_test_encoding(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, hweight32((__force u32)REQ_SCOPE_MASK), 3);
+	KUNIT_EXPECT_EQ(test, REQ_SCOPE_MASK & REQ_OP_MASK, 0);
+	KUNIT_EXPECT_TRUE(test, NOIO & NOFS);
+	KUNIT_EXPECT_EQ(test, NOFS | NOIO, NOIO);
+	KUNIT_EXPECT_EQ(test, BIO_SCOPE_NONE | NOFS, NOFS);
+	KUNIT_EXPECT_EQ(test, bio_scope_level(NOFS | WB), NOFS);
+	KUNIT_EXPECT_EQ(test, bio_scope_level(REQ_SCOPE_NOIO), NOIO);
+	KUNIT_EXPECT_EQ(test, bio_scope_level(WB), BIO_SCOPE_NONE);
+	KUNIT_EXPECT_LE(test, __REQ_NR_BITS, 32);
+}
+
+static void bio_scope_test_from_task_levels(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(0), BIO_SCOPE_NONE);
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_MEMALLOC_NOFS), NOFS);
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_MEMALLOC_NOIO), NOIO);
+	KUNIT_EXPECT_EQ(test,
+			bio_scope_from_task(PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO),
+			NOIO);
+	/* Unrelated flags carry nothing. */
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_KTHREAD | PF_WQ_WORKER |
+						  PF_MEMALLOC_PIN),
+			BIO_SCOPE_NONE);
+}
+
+static void bio_scope_test_from_task_reclaim(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_MEMALLOC), NOIO | WB);
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_KSWAPD), NOIO | WB);
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_KSWAPD | PF_MEMALLOC |
+						  PF_MEMALLOC_NOFS), NOIO | WB);
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_LOCAL_THROTTLE), WB);
+	KUNIT_EXPECT_EQ(test,
+			bio_scope_from_task(PF_LOCAL_THROTTLE | PF_MEMALLOC_NOFS),
+			NOFS | WB);
+	/* PR_SET_IO_FLUSHER sets both. */
+	KUNIT_EXPECT_EQ(test,
+			bio_scope_from_task(PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO),
+			NOIO | WB);
+}
+
+static void bio_scope_test_to_pflags(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(BIO_SCOPE_NONE), 0);
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(NOFS), PF_MEMALLOC_NOFS);
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(NOIO), PF_MEMALLOC_NOIO);
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(WB), PF_LOCAL_THROTTLE);
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(NOIO | WB),
+			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
+	/* Other bits of bi_opf are ignored. */
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(REQ_OP_WRITE | REQ_SYNC |
+						  REQ_FUA | NOFS),
+			PF_MEMALLOC_NOFS);
+	/* Round trip through the task flags. */
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(bio_scope_to_pflags(NOIO)),
+			NOIO);
+	KUNIT_EXPECT_EQ(test,
+			bio_scope_from_task(bio_scope_to_pflags(NOFS | WB)),
+			NOFS | WB);
+}
+
+/* The helper submit_bio() calls, in each scope of the current task. */
+static void bio_scope_test_capture_none(struct kunit *test)
+{
+	struct bio *bio = test_bio(test, REQ_OP_WRITE | REQ_SYNC);
+
+	bio_scope_capture(bio);
+	KUNIT_EXPECT_EQ(test, bio->bi_opf, REQ_OP_WRITE | REQ_SYNC);
+	bio_put(bio);
+}
+
+static void bio_scope_test_capture_nofs(struct kunit *test)
+{
+	struct bio *bio = test_bio(test, REQ_OP_WRITE | REQ_SYNC);
+	unsigned int f = memalloc_nofs_save();
+
+	bio_scope_capture(bio);
+	memalloc_nofs_restore(f);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOFS);
+	KUNIT_EXPECT_EQ(test, bio->bi_opf & ~REQ_SCOPE_MASK,
+			REQ_OP_WRITE | REQ_SYNC);
+	bio_put(bio);
+}
+
+static void bio_scope_test_capture_noio(struct kunit *test)
+{
+	struct bio *bio = test_bio(test, REQ_OP_READ);
+	unsigned int f = memalloc_noio_save();
+
+	bio_scope_capture(bio);
+	memalloc_noio_restore(f);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO);
+	KUNIT_EXPECT_EQ(test, bio_op(bio), REQ_OP_READ);
+	bio_put(bio);
+}
+
+static void bio_scope_test_capture_reclaim(struct kunit *test)
+{
+	struct bio *bio = test_bio(test, REQ_OP_WRITE);
+	unsigned int f = memalloc_noreclaim_save();
+
+	bio_scope_capture(bio);
+	memalloc_noreclaim_restore(f);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO | WB);
+	bio_put(bio);
+}
+
+static void bio_scope_test_capture_flusher(struct kunit *test)
+{
+	struct bio *bio = test_bio(test, REQ_OP_WRITE);
+	unsigned int f = memalloc_flags_save(PF_LOCAL_THROTTLE |
+					     PF_MEMALLOC_NOFS);
+
+	bio_scope_capture(bio);
+	memalloc_flags_restore(f);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOFS | WB);
+	bio_put(bio);
+}
+
+/* Capture only adds: a bio stamped NOIO stays NOIO from a NOFS task. */
+static void bio_scope_test_capture_keeps_existing(struct kunit *test)
+{
+	struct bio *bio = test_bio(test, REQ_OP_WRITE | NOIO);
+	unsigned int f = memalloc_nofs_save();
+
+	bio_scope_capture(bio);
+	memalloc_nofs_restore(f);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO);
+	bio_put(bio);
+}
+
+/* Global mode "off" patches capture out (static key) and back in. */
+static void bio_scope_test_capture_mode_off(struct kunit *test)
+{
+	struct bio *bio = test_bio(test, REQ_OP_WRITE);
+	struct writeback_control wbc = { .sync_mode = WB_SYNC_NONE };
+	unsigned int f;
+
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_OFF), 0);
+	KUNIT_EXPECT_FALSE(test, bio_scope_enabled());
+	KUNIT_EXPECT_FALSE(test, static_key_enabled(&bio_scope_capture_key));
+	f = memalloc_noio_save();
+	bio_scope_capture(bio);
+	memalloc_noio_restore(f);
+	wbc_init_bio(&wbc, bio);
+	bio_scope_swap(bio);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), BIO_SCOPE_NONE);
+
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_BLANKET), 0);
+	KUNIT_EXPECT_TRUE(test, bio_scope_enabled());
+	f = memalloc_noio_save();
+	bio_scope_capture(bio);
+	memalloc_noio_restore(f);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO);
+	bio_put(bio);
+}
+
+static void bio_scope_test_swap(struct kunit *test)
+{
+	struct bio *bio = test_bio(test, REQ_OP_WRITE | REQ_SWAP);
+
+	bio_scope_swap(bio);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO | WB);
+	KUNIT_EXPECT_TRUE(test, bio->bi_opf & REQ_SWAP);
+	bio_put(bio);
+}
+
+static void bio_scope_test_writeback(struct kunit *test)
+{
+	struct writeback_control wbc = { .sync_mode = WB_SYNC_ALL };
+	struct bio *bio = test_bio(test, REQ_OP_WRITE | wbc_to_write_flags(&wbc));
+
+	wbc_init_bio(&wbc, bio);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOFS | WB);
+	KUNIT_EXPECT_TRUE(test, bio->bi_opf & REQ_SYNC);
+	bio_put(bio);
+}
+
+/* Writeback from reclaim: union of writeback (NOFS|WB) and reclaim (NOIO). */
+static void bio_scope_test_writeback_from_reclaim(struct kunit *test)
+{
+	struct writeback_control wbc = { .sync_mode = WB_SYNC_NONE };
+	struct bio *bio = test_bio(test, REQ_OP_WRITE);
+	unsigned int f;
+
+	wbc_init_bio(&wbc, bio);
+	f = memalloc_noreclaim_save();
+	bio_scope_capture(bio);
+	memalloc_noreclaim_restore(f);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO | WB);
+	bio_put(bio);
+}
+
+static void bio_scope_test_iomap(struct kunit *test)
+{
+	struct bio *bio;
+	blk_opf_t scope;
+	unsigned int f;
+
+	if (!IS_ENABLED(CONFIG_FS_IOMAP))
+		kunit_skip(test, "CONFIG_FS_IOMAP is off");
+
+	/* Direct IO: the caller's scope, captured at iomap_dio_rw() time... */
+	KUNIT_EXPECT_EQ(test, iomap_dio_scope(NULL), BIO_SCOPE_NONE);
+	f = memalloc_noio_save();
+	scope = iomap_dio_scope(NULL);
+	memalloc_noio_restore(f);
+	KUNIT_EXPECT_EQ(test, scope, NOIO);
+	/* ...stamped on a bio later, from a context in no scope. */
+	bio = test_bio(test, REQ_OP_WRITE | REQ_SYNC | REQ_IDLE);
+	iomap_dio_scope_bio(bio, scope);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO);
+	bio_put(bio);
+
+	/* Writeback ioend. */
+	bio = test_bio(test, REQ_OP_WRITE);
+	iomap_ioend_scope_bio(bio);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOFS | WB);
+	bio_put(bio);
+}
+
+static void bio_scope_test_clone(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct bio *bio = test_bio(test, REQ_OP_WRITE | REQ_FUA | NOFS | WB);
+	struct bio *plain = test_bio(test, REQ_OP_WRITE);
+	struct bio *clone, *clone2;
+
+	clone = bio_alloc_clone(NULL, bio, GFP_KERNEL, &ctx->bs);
+	KUNIT_ASSERT_NOT_NULL(test, clone);
+	KUNIT_EXPECT_EQ(test, scope_of(clone), NOFS | WB);
+	KUNIT_EXPECT_EQ(test, clone->bi_opf, bio->bi_opf);
+	KUNIT_EXPECT_TRUE(test, bio_flagged(clone, BIO_CLONED));
+
+	clone2 = bio_alloc_clone(NULL, plain, GFP_KERNEL, &ctx->bs);
+	KUNIT_ASSERT_NOT_NULL(test, clone2);
+	KUNIT_EXPECT_EQ(test, scope_of(clone2), BIO_SCOPE_NONE);
+
+	bio_put(clone2);
+	bio_put(clone);
+	bio_put(plain);
+	bio_put(bio);
+}
+
+static void bio_scope_test_split(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct bio *bio = test_bio(test, REQ_OP_READ | NOIO);
+	struct bio *split;
+
+	KUNIT_ASSERT_EQ(test, bio_sectors(bio), PAGE_SIZE >> SECTOR_SHIFT);
+	split = bio_split(bio, 4, GFP_KERNEL, &ctx->bs);
+	KUNIT_ASSERT_NOT_NULL(test, split);
+	KUNIT_EXPECT_EQ(test, bio_sectors(split), 4);
+	KUNIT_EXPECT_EQ(test, scope_of(split), NOIO);
+	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO);
+	bio_put(split);
+	bio_put(bio);
+}
+
+static void bio_scope_test_chain(struct kunit *test)
+{
+	struct bio *parent = test_bio(test, REQ_OP_WRITE | NOIO);
+	struct bio *child = test_bio(test, REQ_OP_WRITE | WB);
+	struct bio *parent2 = test_bio(test, REQ_OP_WRITE);
+	struct bio *child2 = test_bio(test, REQ_OP_WRITE | NOFS);
+
+	bio_chain(child, parent);
+	KUNIT_EXPECT_EQ(test, scope_of(child), NOIO | WB);
+	KUNIT_EXPECT_EQ(test, scope_of(parent), NOIO);
+	KUNIT_EXPECT_PTR_EQ(test, child->bi_private, (void *)parent);
+
+	/* An unscoped parent takes nothing away from the child. */
+	bio_chain(child2, parent2);
+	KUNIT_EXPECT_EQ(test, scope_of(child2), NOFS);
+	KUNIT_EXPECT_EQ(test, scope_of(parent2), BIO_SCOPE_NONE);
+
+	child->bi_end_io = NULL;
+	child2->bi_end_io = NULL;
+	bio_put(child2);
+	bio_put(parent2);
+	bio_put(child);
+	bio_put(parent);
+}
+
+static void bio_scope_test_merge_union(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, blk_scope_merge(REQ_OP_WRITE, REQ_OP_WRITE),
+			REQ_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, blk_scope_merge(REQ_OP_WRITE | NOFS,
+					      REQ_OP_WRITE | NOIO),
+			REQ_OP_WRITE | NOIO);
+	KUNIT_EXPECT_EQ(test, blk_scope_merge(REQ_OP_WRITE | NOIO,
+					      REQ_OP_WRITE | NOFS),
+			REQ_OP_WRITE | NOIO);
+	KUNIT_EXPECT_EQ(test, blk_scope_merge(REQ_OP_WRITE | NOFS,
+					      REQ_OP_WRITE | WB),
+			REQ_OP_WRITE | NOFS | WB);
+	/* Only scope bits cross: not FUA, not SYNC, not the op. */
+	KUNIT_EXPECT_EQ(test, blk_scope_merge(REQ_OP_WRITE,
+					      REQ_OP_READ | REQ_FUA | REQ_SYNC |
+					      NOFS),
+			REQ_OP_WRITE | NOFS);
+}
+
+/*
+ * What bio_attempt_back_merge() and attempt_merge() do to a request, on a
+ * request built here: cmd_flags starts as the first bio's bi_opf (as
+ * blk_mq_submit_bio() allocates it) and takes the union of the others.
+ */
+static void bio_scope_test_request_merge(struct kunit *test)
+{
+	struct request *rq, *next;
+	struct bio *b1 = test_bio(test, REQ_OP_WRITE | REQ_SYNC);
+	struct bio *b2 = test_bio(test, REQ_OP_WRITE | NOFS);
+	struct bio *b3 = test_bio(test, REQ_OP_WRITE | NOIO | WB);
+
+	rq = kunit_kzalloc(test, sizeof(*rq), GFP_KERNEL);
+	next = kunit_kzalloc(test, sizeof(*next), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, rq);
+	KUNIT_ASSERT_NOT_NULL(test, next);
+
+	rq->cmd_flags = b1->bi_opf;
+	KUNIT_EXPECT_EQ(test, blk_rq_scope(rq), BIO_SCOPE_NONE);
+	rq->cmd_flags = blk_scope_merge(rq->cmd_flags, b2->bi_opf);
+	KUNIT_EXPECT_EQ(test, blk_rq_scope(rq), NOFS);
+	KUNIT_EXPECT_EQ(test, req_op(rq), REQ_OP_WRITE);
+	KUNIT_EXPECT_TRUE(test, rq->cmd_flags & REQ_SYNC);
+
+	next->cmd_flags = b3->bi_opf;
+	rq->cmd_flags = blk_scope_merge(rq->cmd_flags, next->cmd_flags);
+	KUNIT_EXPECT_EQ(test, blk_rq_scope(rq), NOIO | WB);
+
+	bio_put(b3);
+	bio_put(b2);
+	bio_put(b1);
+}
+
+/* Adoption applies exactly what the scope asks, and restore undoes it. */
+static void bio_scope_test_adopt_scoped(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int before = current->flags, s;
+
+	s = bio_scope_adopt(&ctx->a, REQ_OP_WRITE | NOFS);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOFS);
+	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL),
+			GFP_KERNEL & ~__GFP_FS);
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test, current->flags, before);
+
+	s = bio_scope_adopt(&ctx->a, NOIO | WB);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
+	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_NOIO);
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test, current->flags, before);
+
+	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, 0);
+	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_KERNEL);
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test, current->flags, before);
+}
+
+static void bio_scope_test_adopt_nofs_in_noio(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int before = current->flags, outer, inner;
+
+	outer = bio_scope_adopt(&ctx->a, NOIO);
+	inner = bio_scope_adopt(&ctx->b, NOFS);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOIO | PF_MEMALLOC_NOFS);
+	/* NOIO still wins inside. */
+	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_NOIO);
+	bio_scope_restore(&ctx->b, inner);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOIO);
+	bio_scope_restore(&ctx->a, outer);
+	KUNIT_EXPECT_EQ(test, current->flags, before);
+}
+
+static void bio_scope_test_adopt_noio_in_nofs(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int before = current->flags, outer, inner;
+
+	outer = bio_scope_adopt(&ctx->a, NOFS);
+	inner = bio_scope_adopt(&ctx->a, NOIO | WB);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO |
+			PF_LOCAL_THROTTLE);
+	bio_scope_restore(&ctx->a, inner);
+	/* The inner level only clears what it set. */
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOFS);
+	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL),
+			GFP_KERNEL & ~__GFP_FS);
+	bio_scope_restore(&ctx->a, outer);
+	KUNIT_EXPECT_EQ(test, current->flags, before);
+}
+
+/* Flags the task had before adoption survive the restore. */
+static void bio_scope_test_adopt_preexisting(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int nofs, s;
+
+	nofs = memalloc_nofs_save();
+	s = bio_scope_adopt(&ctx->a, NOFS | WB);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOFS);
+	memalloc_nofs_restore(nofs);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, 0);
+}
+
+static void bio_scope_test_adopt_blanket(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int before = current->flags, s;
+
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_BLANKET), 0);
+	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test, current->flags, before);
+}
+
+static void bio_scope_test_adopt_off(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int before = current->flags, s;
+
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_OFF), 0);
+	s = bio_scope_adopt(&ctx->a, NOIO | WB);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, 0);
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+	/* Still serving, for the detector. */
+	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_serving, &ctx->a);
+#endif
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test, current->flags, before);
+}
+
+/* A per-adopter override beats the global mode; "inherit" follows it. */
+static void bio_scope_test_adopter_override(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int s;
+
+	KUNIT_EXPECT_EQ(test, bio_scope_effective_mode(&ctx->a),
+			BIO_SCOPE_SCOPED);
+	KUNIT_ASSERT_EQ(test, bio_scope_adopter_set_mode(&ctx->a,
+							 BIO_SCOPE_BLANKET), 0);
+	KUNIT_EXPECT_EQ(test, bio_scope_effective_mode(&ctx->a),
+			BIO_SCOPE_BLANKET);
+	KUNIT_EXPECT_EQ(test, bio_scope_effective_mode(&ctx->b),
+			BIO_SCOPE_SCOPED);
+
+	s = bio_scope_adopt(&ctx->a, NOFS);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
+	bio_scope_restore(&ctx->a, s);
+	s = bio_scope_adopt(&ctx->b, NOFS);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOFS);
+	bio_scope_restore(&ctx->b, s);
+
+	KUNIT_ASSERT_EQ(test, bio_scope_adopter_set_mode(&ctx->a,
+							 BIO_SCOPE_INHERIT), 0);
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_OFF), 0);
+	KUNIT_EXPECT_EQ(test, bio_scope_effective_mode(&ctx->a), BIO_SCOPE_OFF);
+	KUNIT_EXPECT_EQ(test, bio_scope_adopter_set_mode(&ctx->a, 7), -EINVAL);
+	KUNIT_EXPECT_EQ(test, bio_scope_set_mode(BIO_SCOPE_INHERIT), -EINVAL);
+}
+
+static void bio_scope_test_adopt_rq(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int before = current->flags, s;
+	struct request *rq;
+
+	rq = kunit_kzalloc(test, sizeof(*rq), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, rq);
+	rq->cmd_flags = REQ_OP_WRITE | REQ_SYNC | NOFS | WB;
+	s = bio_scope_adopt_rq(&ctx->a, rq);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test, current->flags, before);
+}
+
+static void bio_scope_test_stats(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct bio_scope_stats st;
+
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NOFS));
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NOIO | WB));
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, WB));
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, 0));
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_BLANKET), 0);
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NOFS));
+
+	bio_scope_adopter_read_stats(&ctx->a, &st);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_SERVED], 5);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_NOFS], 1);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_NOIO], 1);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_WB], 2);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_BLANKET], 1);
+	bio_scope_adopter_read_stats(&ctx->b, &st);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_SERVED], 0);
+}
+
+static void bio_scope_test_register(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct bio_scope_adopter dup = BIO_SCOPE_ADOPTER_INIT("kunit-a");
+	struct bio_scope_adopter bad = BIO_SCOPE_ADOPTER_INIT("a/b");
+	struct bio_scope_adopter anon = BIO_SCOPE_ADOPTER_INIT(NULL);
+
+	KUNIT_EXPECT_EQ(test, bio_scope_adopter_register(&dup), -EEXIST);
+	KUNIT_EXPECT_EQ(test, bio_scope_adopter_register(&bad), -EINVAL);
+	KUNIT_EXPECT_EQ(test, bio_scope_adopter_register(&anon), -EINVAL);
+	KUNIT_EXPECT_EQ(test, ctx->a.mode, BIO_SCOPE_INHERIT);
+	KUNIT_EXPECT_NOT_NULL(test, ctx->a.stats);
+}
+
+static void bio_scope_test_mode_strings(struct kunit *test)
+{
+	char buf[64];
+
+	bio_scope_mode_format(buf, sizeof(buf), BIO_SCOPE_SCOPED, false);
+	KUNIT_EXPECT_STREQ(test, buf, "off blanket [scoped]\n");
+	bio_scope_mode_format(buf, sizeof(buf), BIO_SCOPE_OFF, false);
+	KUNIT_EXPECT_STREQ(test, buf, "[off] blanket scoped\n");
+	bio_scope_mode_format(buf, sizeof(buf), BIO_SCOPE_INHERIT, true);
+	KUNIT_EXPECT_STREQ(test, buf, "off blanket scoped [inherit]\n");
+
+	KUNIT_EXPECT_EQ(test, bio_scope_mode_parse("off\n", false),
+			BIO_SCOPE_OFF);
+	KUNIT_EXPECT_EQ(test, bio_scope_mode_parse("blanket", false),
+			BIO_SCOPE_BLANKET);
+	KUNIT_EXPECT_EQ(test, bio_scope_mode_parse("scoped\n", true),
+			BIO_SCOPE_SCOPED);
+	KUNIT_EXPECT_EQ(test, bio_scope_mode_parse("inherit", true),
+			BIO_SCOPE_INHERIT);
+	KUNIT_EXPECT_EQ(test, bio_scope_mode_parse("inherit", false), -EINVAL);
+	KUNIT_EXPECT_EQ(test, bio_scope_mode_parse("noio", true), -EINVAL);
+}
+
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+static u64 rec_count(struct bio_scope_adopter *a, enum bio_scope_recursion k)
+{
+	struct bio_scope_stats st;
+
+	bio_scope_adopter_read_stats(a, &st);
+	return st.count[BIO_SCOPE_STAT_REC_FIRST + k];
+}
+
+static void bio_scope_test_detector_serving(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int outer, inner;
+
+	KUNIT_EXPECT_NULL(test, current->bio_scope_serving);
+	outer = bio_scope_adopt(&ctx->a, NOFS);
+	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_serving, &ctx->a);
+	/* Nested: the outermost adopter stays charged. */
+	inner = bio_scope_adopt(&ctx->b, NOIO);
+	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_serving, &ctx->a);
+	bio_scope_restore(&ctx->b, inner);
+	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_serving, &ctx->a);
+	bio_scope_restore(&ctx->a, outer);
+	KUNIT_EXPECT_NULL(test, current->bio_scope_serving);
+}
+
+static void bio_scope_test_detector_counts(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	unsigned int s;
+
+	/* Not serving: nothing counted. */
+	bio_scope_note_shrinker(GFP_KERNEL);
+	bio_scope_note_dirty_throttle();
+	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 0);
+
+	/* Serving an unscoped command. */
+	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
+	bio_scope_note_shrinker(GFP_KERNEL);
+	bio_scope_note_shrinker(GFP_NOFS);
+	bio_scope_note_writeback_wait();
+	bio_scope_note_reclaim_throttle();
+	bio_scope_note_dirty_throttle();
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 1);
+	KUNIT_EXPECT_EQ(test,
+			rec_count(&ctx->a, BIO_SCOPE_REC_WRITEBACK_WAIT), 1);
+	KUNIT_EXPECT_EQ(test,
+			rec_count(&ctx->a, BIO_SCOPE_REC_RECLAIM_THROTTLE), 1);
+	KUNIT_EXPECT_EQ(test,
+			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 1);
+
+	/* Serving a WB command: local throttling is no recursion. */
+	s = bio_scope_adopt(&ctx->a, NOFS | WB);
+	bio_scope_note_dirty_throttle();
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test,
+			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 1);
+	KUNIT_EXPECT_EQ(test, rec_count(&ctx->b, BIO_SCOPE_REC_SHRINKER), 0);
+}
+#endif
+
+static struct kunit_case bio_scope_test_cases[] = {
+	KUNIT_CASE(bio_scope_test_encoding),
+	KUNIT_CASE(bio_scope_test_from_task_levels),
+	KUNIT_CASE(bio_scope_test_from_task_reclaim),
+	KUNIT_CASE(bio_scope_test_to_pflags),
+	KUNIT_CASE(bio_scope_test_capture_none),
+	KUNIT_CASE(bio_scope_test_capture_nofs),
+	KUNIT_CASE(bio_scope_test_capture_noio),
+	KUNIT_CASE(bio_scope_test_capture_reclaim),
+	KUNIT_CASE(bio_scope_test_capture_flusher),
+	KUNIT_CASE(bio_scope_test_capture_keeps_existing),
+	KUNIT_CASE(bio_scope_test_capture_mode_off),
+	KUNIT_CASE(bio_scope_test_swap),
+	KUNIT_CASE(bio_scope_test_writeback),
+	KUNIT_CASE(bio_scope_test_writeback_from_reclaim),
+	KUNIT_CASE(bio_scope_test_iomap),
+	KUNIT_CASE(bio_scope_test_clone),
+	KUNIT_CASE(bio_scope_test_split),
+	KUNIT_CASE(bio_scope_test_chain),
+	KUNIT_CASE(bio_scope_test_merge_union),
+	KUNIT_CASE(bio_scope_test_request_merge),
+	KUNIT_CASE(bio_scope_test_adopt_scoped),
+	KUNIT_CASE(bio_scope_test_adopt_nofs_in_noio),
+	KUNIT_CASE(bio_scope_test_adopt_noio_in_nofs),
+	KUNIT_CASE(bio_scope_test_adopt_preexisting),
+	KUNIT_CASE(bio_scope_test_adopt_blanket),
+	KUNIT_CASE(bio_scope_test_adopt_off),
+	KUNIT_CASE(bio_scope_test_adopter_override),
+	KUNIT_CASE(bio_scope_test_adopt_rq),
+	KUNIT_CASE(bio_scope_test_stats),
+	KUNIT_CASE(bio_scope_test_register),
+	KUNIT_CASE(bio_scope_test_mode_strings),
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+	KUNIT_CASE(bio_scope_test_detector_serving),
+	KUNIT_CASE(bio_scope_test_detector_counts),
+#endif
+	{}
+};
+
+static struct kunit_suite bio_scope_test_suite = {
+	.name = "bio_scope",
+	.init = bio_scope_test_init,
+	.exit = bio_scope_test_exit,
+	.test_cases = bio_scope_test_cases,
+};
+
+kunit_test_suite(bio_scope_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for bio memory allocation scopes");
+MODULE_LICENSE("GPL");

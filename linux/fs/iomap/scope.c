@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Memory allocation scope of iomap bios, see Documentation/block/bio-scope.rst.
+ *
+ * Writeback ioends get the writeback scope explicitly, whoever builds and
+ * submits them (flusher, fsync caller, reclaim, a completion workqueue).
+ * Direct IO bios get the scope of the task that called iomap_dio_rw(): the
+ * bios may be submitted later, or from another context, by a filesystem's
+ * ->submit_io, and each of them must still carry the caller's scope.
+ */
+#include <linux/bio.h>
+#include <linux/bio_scope.h>
+#include <linux/fs.h>
+#include <linux/sched.h>
+
+/**
+ * iomap_dio_scope - the scope of a direct IO, captured at submission
+ * @iocb: the IO control block of the direct IO
+ *
+ * Called by __iomap_dio_rw() in the caller's context.
+ *
+ * Return: the REQ_SCOPE_* bits to stamp on each bio of the direct IO.
+ */
+blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
+{
+	if (!bio_scope_enabled())
+		return BIO_SCOPE_NONE;
+	/*
+	 * Hook: no IOCB_* flag carries a scope yet.  One that did (say, an
+	 * io_uring or aio request issued on behalf of a scoped context) would
+	 * be translated here and ORed in.
+	 */
+	return bio_scope_from_task(current->flags);
+}
+EXPORT_SYMBOL_GPL(iomap_dio_scope);
+
+/**
+ * iomap_dio_scope_bio - stamp a direct IO's scope on one of its bios
+ * @bio: bio about to be submitted
+ * @scope: the value iomap_dio_scope() returned for the direct IO
+ */
+void iomap_dio_scope_bio(struct bio *bio, blk_opf_t scope)
+{
+	if (scope)
+		bio_scope_stamp(bio, scope, BIO_SCOPE_SRC_IOMAP);
+}
+EXPORT_SYMBOL_GPL(iomap_dio_scope_bio);
+
+/**
+ * iomap_ioend_scope_bio - stamp the writeback scope on an ioend bio
+ * @bio: the bio of a writeback ioend
+ *
+ * wbc_init_bio() stamps the same scope on every writeback bio; iomap stamps
+ * it on the ioend explicitly so that ioends built or resubmitted outside
+ * wbc_init_bio() (and bios chained or split from them) carry it too.
+ */
+void iomap_ioend_scope_bio(struct bio *bio)
+{
+	bio_scope_stamp(bio, BIO_SCOPE_NOFS | BIO_SCOPE_WB, BIO_SCOPE_SRC_IOMAP);
+}
+EXPORT_SYMBOL_GPL(iomap_ioend_scope_bio);

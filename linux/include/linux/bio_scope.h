@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Memory allocation scope carried by bios.
+ *
+ * A bio records the memalloc scope of the context that issued it in three
+ * bi_opf bits (REQ_SCOPE_NOFS, REQ_SCOPE_NOIO, REQ_SCOPE_WB, defined in
+ * <linux/blk_types.h>).  A servicer that executes the IO in another context
+ * (loop worker, dm-zoned worker, tcmu/ublk server) adopts that scope for the
+ * duration of the command with bio_scope_adopt()/bio_scope_restore() instead
+ * of running every command under a blanket PF_MEMALLOC_NOIO.
+ *
+ * Encoding: the levels are ordered, none < NOFS < NOIO, and NOIO implies NOFS,
+ * so the NOIO level is REQ_SCOPE_NOFS | REQ_SCOPE_NOIO.  The union of two
+ * scopes (bitwise OR) is therefore their maximum, which is what a merge,
+ * chain or stacking needs.  REQ_SCOPE_WB is orthogonal: the IO is writeback
+ * or reclaim critical and others wait on it, so whoever serves it must not be
+ * throttled against the global dirty limit (the servicer maps it to
+ * PF_LOCAL_THROTTLE).  NOFS/NOIO cure reclaim recursion, but not the
+ * dirty-throttle recursion of a servicer's buffered write; WB carries what
+ * is needed for that.
+ *
+ * See Documentation/block/bio-scope.rst.
+ */
+#ifndef _LINUX_BIO_SCOPE_H
+#define _LINUX_BIO_SCOPE_H
+
+#include <linux/blk_types.h>
+#include <linux/gfp_types.h>
+#include <linux/jump_label.h>
+#include <linux/sched.h>
+
+struct request;
+struct dentry;
+
+/* The scope levels, as bi_opf bits. */
+#define BIO_SCOPE_NONE		((__force blk_opf_t)0)
+#define BIO_SCOPE_NOFS		REQ_SCOPE_NOFS
+#define BIO_SCOPE_NOIO		(REQ_SCOPE_NOFS | REQ_SCOPE_NOIO)
+#define BIO_SCOPE_WB		REQ_SCOPE_WB
+
+/* Task flags that carry a scope: the capture fast path tests only these. */
+#define BIO_SCOPE_PF_MASK	(PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO | \
+				 PF_MEMALLOC | PF_KSWAPD | PF_LOCAL_THROTTLE)
+/* Task flags an adopter may set (and restore). */
+#define BIO_SCOPE_PF_ADOPT	(PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO | \
+				 PF_LOCAL_THROTTLE)
+
+/**
+ * enum bio_scope_mode - how servicers apply a carried scope
+ * @BIO_SCOPE_OFF: no scope is captured (global) or applied (adopter).
+ * @BIO_SCOPE_BLANKET: every command is served under PF_MEMALLOC_NOIO |
+ *	PF_LOCAL_THROTTLE, whatever its scope (the loop driver's behaviour
+ *	before bio scopes).
+ * @BIO_SCOPE_SCOPED: every command is served under its own scope.
+ * @BIO_SCOPE_NR_MODES: number of modes.
+ * @BIO_SCOPE_INHERIT: adopter override only: use the global mode.
+ */
+enum bio_scope_mode {
+	BIO_SCOPE_OFF,
+	BIO_SCOPE_BLANKET,
+	BIO_SCOPE_SCOPED,
+	BIO_SCOPE_NR_MODES,
+	BIO_SCOPE_INHERIT = BIO_SCOPE_NR_MODES,
+};
+
+/**
+ * enum bio_scope_source - where a bio's scope was stamped (for tracing)
+ * @BIO_SCOPE_SRC_TASK: submit_bio() from a task in a NOFS/NOIO section.
+ * @BIO_SCOPE_SRC_RECLAIM: submit_bio() from reclaim (PF_MEMALLOC, kswapd).
+ * @BIO_SCOPE_SRC_SWAP: swap writeout.
+ * @BIO_SCOPE_SRC_WRITEBACK: writeback bio (wbc_init_bio()).
+ * @BIO_SCOPE_SRC_IOMAP: iomap ioend or direct IO bio.
+ * @BIO_SCOPE_SRC_CHAIN: inherited from a parent by bio_chain().
+ */
+enum bio_scope_source {
+	BIO_SCOPE_SRC_TASK,
+	BIO_SCOPE_SRC_RECLAIM,
+	BIO_SCOPE_SRC_SWAP,
+	BIO_SCOPE_SRC_WRITEBACK,
+	BIO_SCOPE_SRC_IOMAP,
+	BIO_SCOPE_SRC_CHAIN,
+};
+
+/**
+ * enum bio_scope_recursion - what the recursion detector counts
+ * @BIO_SCOPE_REC_SHRINKER: a serving task entered a shrinker with __GFP_FS.
+ * @BIO_SCOPE_REC_WRITEBACK_WAIT: a serving task waited in reclaim for a
+ *	folio under writeback.
+ * @BIO_SCOPE_REC_RECLAIM_THROTTLE: a serving task slept in reclaim_throttle().
+ * @BIO_SCOPE_REC_DIRTY_THROTTLE: a serving task slept in
+ *	balance_dirty_pages() without PF_LOCAL_THROTTLE, i.e. against the
+ *	global dirty limit.
+ * @BIO_SCOPE_REC_NR: number of kinds.
+ */
+enum bio_scope_recursion {
+	BIO_SCOPE_REC_SHRINKER,
+	BIO_SCOPE_REC_WRITEBACK_WAIT,
+	BIO_SCOPE_REC_RECLAIM_THROTTLE,
+	BIO_SCOPE_REC_DIRTY_THROTTLE,
+	BIO_SCOPE_REC_NR,
+};
+
+/**
+ * enum bio_scope_stat - per-adopter counters
+ * @BIO_SCOPE_STAT_SERVED: commands served (bio_scope_adopt() calls).
+ * @BIO_SCOPE_STAT_NOFS: commands served under an adopted NOFS scope.
+ * @BIO_SCOPE_STAT_NOIO: commands served under an adopted NOIO scope.
+ * @BIO_SCOPE_STAT_WB: commands served under an adopted WB scope.
+ * @BIO_SCOPE_STAT_BLANKET: commands served under the blanket mode.
+ * @BIO_SCOPE_STAT_REC_FIRST: first recursion counter, one per
+ *	enum bio_scope_recursion.
+ * @BIO_SCOPE_STAT_NR: number of counters.
+ */
+enum bio_scope_stat {
+	BIO_SCOPE_STAT_SERVED,
+	BIO_SCOPE_STAT_NOFS,
+	BIO_SCOPE_STAT_NOIO,
+	BIO_SCOPE_STAT_WB,
+	BIO_SCOPE_STAT_BLANKET,
+	BIO_SCOPE_STAT_REC_FIRST,
+	BIO_SCOPE_STAT_NR = BIO_SCOPE_STAT_REC_FIRST + BIO_SCOPE_REC_NR,
+};
+
+struct bio_scope_stats {
+	u64 count[BIO_SCOPE_STAT_NR];
+};
+
+/**
+ * struct bio_scope_adopter - a servicer that adopts bio scopes
+ * @name: unique name, also the debugfs directory name.
+ * @mode: per-adopter mode override (enum bio_scope_mode), BIO_SCOPE_INHERIT
+ *	to follow the global mode.  Set before registration or via debugfs.
+ * @stats: per-cpu counters, allocated by bio_scope_adopter_register().
+ * @list: on the list of registered adopters.
+ * @debugfs: the adopter's debugfs directory.
+ *
+ * Only @name (and optionally @mode) are set by the owner; a statically
+ * allocated instance may be initialised with BIO_SCOPE_ADOPTER_INIT().
+ */
+struct bio_scope_adopter {
+	const char *name;
+	int mode;
+	struct bio_scope_stats __percpu *stats;
+	struct list_head list;
+	struct dentry *debugfs;
+};
+
+#define BIO_SCOPE_ADOPTER_INIT(_name) {			\
+	.name = (_name),					\
+	.mode = BIO_SCOPE_INHERIT,				\
+}
+
+/**
+ * bio_scope_from_task - the bio scope implied by task flags
+ * @flags: task flags (current->flags)
+ *
+ * PF_MEMALLOC_NOIO gives NOIO, PF_MEMALLOC_NOFS gives NOFS, reclaim
+ * (PF_MEMALLOC, PF_KSWAPD) gives NOIO and WB, PF_LOCAL_THROTTLE (an IO
+ * flusher, typically a servicer stacking on another) gives WB.
+ *
+ * Return: the union of the scopes implied by @flags.
+ */
+static inline blk_opf_t bio_scope_from_task(unsigned int flags)
+{
+	blk_opf_t scope = BIO_SCOPE_NONE;
+
+	if (flags & PF_MEMALLOC_NOFS)
+		scope |= BIO_SCOPE_NOFS;
+	if (flags & PF_MEMALLOC_NOIO)
+		scope |= BIO_SCOPE_NOIO;
+	if (flags & (PF_MEMALLOC | PF_KSWAPD))
+		scope |= BIO_SCOPE_NOIO | BIO_SCOPE_WB;
+	if (flags & PF_LOCAL_THROTTLE)
+		scope |= BIO_SCOPE_WB;
+	return scope;
+}
+
+/**
+ * bio_scope_to_pflags - the task flags that apply a bio scope
+ * @scope: bi_opf or cmd_flags; only the REQ_SCOPE_* bits are looked at
+ *
+ * Return: PF_MEMALLOC_NOIO for the NOIO level, PF_MEMALLOC_NOFS for the
+ * NOFS level, plus PF_LOCAL_THROTTLE for WB.
+ */
+static inline unsigned int bio_scope_to_pflags(blk_opf_t scope)
+{
+	unsigned int pflags = 0;
+
+	if (scope & REQ_SCOPE_NOIO)
+		pflags |= PF_MEMALLOC_NOIO;
+	else if (scope & REQ_SCOPE_NOFS)
+		pflags |= PF_MEMALLOC_NOFS;
+	if (scope & REQ_SCOPE_WB)
+		pflags |= PF_LOCAL_THROTTLE;
+	return pflags;
+}
+
+/**
+ * bio_scope_level - the NOFS/NOIO level of a scope, normalised
+ * @scope: bi_opf or cmd_flags
+ *
+ * Return: BIO_SCOPE_NONE, BIO_SCOPE_NOFS or BIO_SCOPE_NOIO.
+ */
+static inline blk_opf_t bio_scope_level(blk_opf_t scope)
+{
+	if (scope & REQ_SCOPE_NOIO)
+		return BIO_SCOPE_NOIO;
+	return scope & REQ_SCOPE_NOFS;
+}
+
+#ifdef CONFIG_BIO_SCOPE
+
+DECLARE_STATIC_KEY_TRUE(bio_scope_capture_key);
+
+void __bio_scope_capture(struct bio *bio, unsigned int flags);
+void __bio_scope_stamp(struct bio *bio, blk_opf_t scope,
+		       enum bio_scope_source src);
+
+/* Is scope capture globally enabled (mode not "off")? */
+static __always_inline bool bio_scope_enabled(void)
+{
+	return static_branch_likely(&bio_scope_capture_key);
+}
+
+/**
+ * bio_scope_capture - record the submitting task's scope in a bio
+ * @bio: bio being submitted
+ *
+ * Called by submit_bio().  The common path, a task in no scope, costs one
+ * static branch and one test of current->flags.
+ */
+static __always_inline void bio_scope_capture(struct bio *bio)
+{
+	if (bio_scope_enabled() &&
+	    unlikely(current->flags & BIO_SCOPE_PF_MASK))
+		__bio_scope_capture(bio, current->flags);
+}
+
+/**
+ * bio_scope_stamp - add a scope to a bio at a known capture point
+ * @bio: bio
+ * @scope: REQ_SCOPE_* bits to add
+ * @src: capture point, for the bio_scope_capture tracepoint
+ */
+static inline void bio_scope_stamp(struct bio *bio, blk_opf_t scope,
+				   enum bio_scope_source src)
+{
+	if (bio_scope_enabled())
+		__bio_scope_stamp(bio, scope, src);
+}
+
+/* Swap writeout: reclaim waits on it. */
+static inline void bio_scope_swap(struct bio *bio)
+{
+	bio_scope_stamp(bio, BIO_SCOPE_NOIO | BIO_SCOPE_WB, BIO_SCOPE_SRC_SWAP);
+}
+
+/* Writeback of file pages: reclaim and dirty throttling wait on it. */
+static inline void bio_scope_writeback(struct bio *bio)
+{
+	bio_scope_stamp(bio, BIO_SCOPE_NOFS | BIO_SCOPE_WB,
+			BIO_SCOPE_SRC_WRITEBACK);
+}
+
+/*
+ * bio_chain(): the child is part of the parent's IO, so it carries at least
+ * the parent's scope.
+ */
+static inline void bio_scope_chain(struct bio *bio, const struct bio *parent)
+{
+	blk_opf_t add = parent->bi_opf & REQ_SCOPE_MASK & ~bio->bi_opf;
+
+	if (unlikely(add))
+		__bio_scope_stamp(bio, add, BIO_SCOPE_SRC_CHAIN);
+}
+
+/* The scope of a request or bio, as the union over everything merged in. */
+static inline blk_opf_t blk_scope_merge(blk_opf_t dst, blk_opf_t src)
+{
+	return dst | (src & REQ_SCOPE_MASK);
+}
+
+enum bio_scope_mode bio_scope_get_mode(void);
+int bio_scope_set_mode(enum bio_scope_mode mode);
+enum bio_scope_mode bio_scope_effective_mode(const struct bio_scope_adopter *a);
+int bio_scope_adopter_set_mode(struct bio_scope_adopter *a, int mode);
+int bio_scope_mode_parse(const char *buf, bool allow_inherit);
+int bio_scope_mode_format(char *buf, size_t size, int mode,
+			  bool allow_inherit);
+void bio_scope_adopter_read_stats(const struct bio_scope_adopter *a,
+				  struct bio_scope_stats *sum);
+
+int bio_scope_adopter_register(struct bio_scope_adopter *a);
+void bio_scope_adopter_unregister(struct bio_scope_adopter *a);
+unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope);
+unsigned int bio_scope_adopt_rq(struct bio_scope_adopter *a,
+				const struct request *rq);
+void bio_scope_restore(struct bio_scope_adopter *a, unsigned int saved);
+
+#else /* CONFIG_BIO_SCOPE */
+
+static inline bool bio_scope_enabled(void) { return false; }
+static inline void bio_scope_capture(struct bio *bio) { }
+static inline void bio_scope_stamp(struct bio *bio, blk_opf_t scope,
+				   enum bio_scope_source src) { }
+static inline void bio_scope_swap(struct bio *bio) { }
+static inline void bio_scope_writeback(struct bio *bio) { }
+static inline void bio_scope_chain(struct bio *bio,
+				   const struct bio *parent) { }
+static inline blk_opf_t blk_scope_merge(blk_opf_t dst, blk_opf_t src)
+{
+	return dst;
+}
+
+static inline int bio_scope_adopter_register(struct bio_scope_adopter *a)
+{
+	return 0;
+}
+
+static inline void bio_scope_adopter_unregister(struct bio_scope_adopter *a)
+{
+}
+
+static inline unsigned int bio_scope_adopt(struct bio_scope_adopter *a,
+					   blk_opf_t scope)
+{
+	return 0;
+}
+
+static inline unsigned int bio_scope_adopt_rq(struct bio_scope_adopter *a,
+					      const struct request *rq)
+{
+	return 0;
+}
+
+static inline void bio_scope_restore(struct bio_scope_adopter *a,
+				     unsigned int saved)
+{
+}
+
+#endif /* CONFIG_BIO_SCOPE */
+
+/* iomap capture points (fs/iomap/scope.c). */
+struct kiocb;
+#if IS_ENABLED(CONFIG_BIO_SCOPE) && IS_ENABLED(CONFIG_FS_IOMAP)
+blk_opf_t iomap_dio_scope(const struct kiocb *iocb);
+void iomap_dio_scope_bio(struct bio *bio, blk_opf_t scope);
+void iomap_ioend_scope_bio(struct bio *bio);
+#else
+static inline blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
+{
+	return BIO_SCOPE_NONE;
+}
+
+static inline void iomap_dio_scope_bio(struct bio *bio, blk_opf_t scope) { }
+static inline void iomap_ioend_scope_bio(struct bio *bio) { }
+#endif
+
+/*
+ * Recursion detector hooks, called from mm.  They compile away without
+ * CONFIG_BIO_SCOPE_DETECTOR; with it, the fast path is one test of
+ * current->bio_scope_serving.
+ */
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+void __bio_scope_note_recursion(enum bio_scope_recursion kind);
+
+static inline bool bio_scope_serving(void)
+{
+	return unlikely(current->bio_scope_serving);
+}
+
+static inline void bio_scope_note_shrinker(gfp_t gfp_mask)
+{
+	if (bio_scope_serving() && (gfp_mask & __GFP_FS))
+		__bio_scope_note_recursion(BIO_SCOPE_REC_SHRINKER);
+}
+
+static inline void bio_scope_note_writeback_wait(void)
+{
+	if (bio_scope_serving())
+		__bio_scope_note_recursion(BIO_SCOPE_REC_WRITEBACK_WAIT);
+}
+
+static inline void bio_scope_note_reclaim_throttle(void)
+{
+	if (bio_scope_serving())
+		__bio_scope_note_recursion(BIO_SCOPE_REC_RECLAIM_THROTTLE);
+}
+
+static inline void bio_scope_note_dirty_throttle(void)
+{
+	if (bio_scope_serving() && !(current->flags & PF_LOCAL_THROTTLE))
+		__bio_scope_note_recursion(BIO_SCOPE_REC_DIRTY_THROTTLE);
+}
+
+static inline void bio_scope_task_init(struct task_struct *p)
+{
+	p->bio_scope_serving = NULL;
+}
+#else
+static inline bool bio_scope_serving(void) { return false; }
+static inline void bio_scope_note_shrinker(gfp_t gfp_mask) { }
+static inline void bio_scope_note_writeback_wait(void) { }
+static inline void bio_scope_note_reclaim_throttle(void) { }
+static inline void bio_scope_note_dirty_throttle(void) { }
+static inline void bio_scope_task_init(struct task_struct *p) { }
+#endif /* CONFIG_BIO_SCOPE_DETECTOR */
+
+#endif /* _LINUX_BIO_SCOPE_H */
