@@ -11,6 +11,8 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/pid.h>
+#include <linux/rculist.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -236,30 +238,39 @@ static inline void bio_scope_count(struct bio_scope_adopter *a,
  * Context: task context.
  * Return: an opaque value for bio_scope_restore().
  */
-unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope)
+/*
+ * Count a served command and work out what @mode applies to it: the
+ * REQ_SCOPE_* bits (blanket: NOIO | WB, scoped: the command's own, off:
+ * none).
+ */
+static blk_opf_t bio_scope_account(struct bio_scope_adopter *a,
+				   enum bio_scope_mode mode, blk_opf_t scope)
 {
-	enum bio_scope_mode mode = bio_scope_effective_mode(a);
-	unsigned int pflags = 0, saved;
-
-	scope &= REQ_SCOPE_MASK;
 	bio_scope_count(a, BIO_SCOPE_STAT_SERVED);
 	switch (mode) {
 	case BIO_SCOPE_BLANKET:
-		pflags = PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE;
 		bio_scope_count(a, BIO_SCOPE_STAT_BLANKET);
-		break;
+		return BIO_SCOPE_NOIO | BIO_SCOPE_WB;
 	case BIO_SCOPE_SCOPED:
-		pflags = bio_scope_to_pflags(scope);
 		if (scope & REQ_SCOPE_NOIO)
 			bio_scope_count(a, BIO_SCOPE_STAT_NOIO);
 		else if (scope & REQ_SCOPE_NOFS)
 			bio_scope_count(a, BIO_SCOPE_STAT_NOFS);
 		if (scope & REQ_SCOPE_WB)
 			bio_scope_count(a, BIO_SCOPE_STAT_WB);
-		break;
+		return scope;
 	default:
-		break;
+		return BIO_SCOPE_NONE;
 	}
+}
+
+unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope)
+{
+	enum bio_scope_mode mode = bio_scope_effective_mode(a);
+	unsigned int pflags, saved;
+
+	scope &= REQ_SCOPE_MASK;
+	pflags = bio_scope_to_pflags(bio_scope_account(a, mode, scope));
 	saved = memalloc_flags_save(pflags);
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	if (!current->bio_scope_serving) {
@@ -288,6 +299,33 @@ unsigned int bio_scope_adopt_rq(struct bio_scope_adopter *a,
 	return bio_scope_adopt(a, blk_rq_scope(rq));
 }
 EXPORT_SYMBOL_GPL(bio_scope_adopt_rq);
+
+/**
+ * bio_scope_pass - account a command whose scope a userspace server applies
+ * @a: the servicer's registered adopter
+ * @scope: the command's scope: bi_opf, cmd_flags or REQ_SCOPE_* bits
+ *
+ * For drivers that hand commands to a userspace server (tcmu, ublk): the
+ * kernel does not adopt the scope itself, it tells the server which scope to
+ * apply.  Counts the command in @a's statistics as bio_scope_adopt() does,
+ * and fires the bio_scope_adopt tracepoint with the task flags the server
+ * is asked to apply.
+ *
+ * Context: any.
+ * Return: the REQ_SCOPE_* bits the server should apply: @scope's in the
+ * scoped mode, NOIO | WB in the blanket mode, none when off.
+ */
+blk_opf_t bio_scope_pass(struct bio_scope_adopter *a, blk_opf_t scope)
+{
+	enum bio_scope_mode mode = bio_scope_effective_mode(a);
+	blk_opf_t pass;
+
+	scope &= REQ_SCOPE_MASK;
+	pass = bio_scope_account(a, mode, scope);
+	trace_bio_scope_adopt(a, scope, mode, bio_scope_to_pflags(pass));
+	return pass;
+}
+EXPORT_SYMBOL_GPL(bio_scope_pass);
 
 /**
  * bio_scope_restore - end serving a command
@@ -320,17 +358,103 @@ static const char *const bio_scope_rec_names[] = {
 
 static_assert(ARRAY_SIZE(bio_scope_rec_names) == BIO_SCOPE_REC_NR);
 
+DEFINE_STATIC_KEY_FALSE(bio_scope_server_key);
+EXPORT_SYMBOL_GPL(bio_scope_server_key);
+static LIST_HEAD(bio_scope_servers);
+
+/**
+ * bio_scope_server_attach - count recursion of a userspace server
+ * @s: server, embedded in the driver's device
+ * @a: the driver's registered adopter
+ * @busy: whether the server has commands outstanding, or NULL
+ *
+ * Records the current task's thread group as the server of @a: from now
+ * on, recursion events of its threads are counted for @a while @busy(@s)
+ * is true, whether or not the server applies scopes.  Call it in the
+ * server's context, e.g. when it opens the device it serves.  Does
+ * nothing if @s is already attached.
+ *
+ * Context: process context, may sleep.
+ */
+void bio_scope_server_attach(struct bio_scope_server *s,
+			     struct bio_scope_adopter *a,
+			     bool (*busy)(struct bio_scope_server *s))
+{
+	mutex_lock(&bio_scope_lock);
+	if (!s->attached) {
+		s->adopter = a;
+		s->busy = busy;
+		s->tgid = get_task_pid(current, PIDTYPE_TGID);
+		s->attached = true;
+		list_add_tail_rcu(&s->list, &bio_scope_servers);
+		static_branch_inc(&bio_scope_server_key);
+	}
+	mutex_unlock(&bio_scope_lock);
+}
+EXPORT_SYMBOL_GPL(bio_scope_server_attach);
+
+/**
+ * bio_scope_server_detach - stop counting recursion of a userspace server
+ * @s: server attached with bio_scope_server_attach(), or not attached
+ *
+ * Waits for lookups of @s to finish: @s may be freed or attached again
+ * when this returns.
+ *
+ * Context: process context, may sleep.
+ */
+void bio_scope_server_detach(struct bio_scope_server *s)
+{
+	struct pid *tgid = NULL;
+
+	mutex_lock(&bio_scope_lock);
+	if (s->attached) {
+		list_del_rcu(&s->list);
+		static_branch_dec(&bio_scope_server_key);
+		s->attached = false;
+		tgid = s->tgid;
+	}
+	mutex_unlock(&bio_scope_lock);
+	if (tgid) {
+		synchronize_rcu();
+		put_pid(tgid);
+	}
+}
+EXPORT_SYMBOL_GPL(bio_scope_server_detach);
+
+/* The adopter a busy userspace server in current's thread group serves. */
+static struct bio_scope_adopter *bio_scope_server_lookup(void)
+{
+	struct bio_scope_adopter *a = NULL;
+	struct bio_scope_server *s;
+	struct pid *tgid;
+
+	rcu_read_lock();
+	tgid = task_tgid(current);
+	list_for_each_entry_rcu(s, &bio_scope_servers, list) {
+		if (s->tgid == tgid && (!s->busy || s->busy(s))) {
+			a = s->adopter;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return a;
+}
+
 /**
  * __bio_scope_note_recursion - count a recursion event of a serving task
  * @kind: what the task is about to do
  *
- * Called through the bio_scope_note_*() hooks, only while
- * current->bio_scope_serving is set.
+ * Called through the bio_scope_note_*() hooks, while
+ * current->bio_scope_serving is set or a userspace server is attached.
+ * An adopter the task serves in the kernel is charged first; otherwise
+ * the adopter of a busy server in the task's thread group.
  */
 void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 {
 	struct bio_scope_adopter *a = current->bio_scope_serving;
 
+	if (!a && static_branch_unlikely(&bio_scope_server_key))
+		a = bio_scope_server_lookup();
 	if (!a || kind >= BIO_SCOPE_REC_NR)
 		return;
 	bio_scope_count(a, BIO_SCOPE_STAT_REC_FIRST + kind);

@@ -10,6 +10,9 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/writeback.h>
+#include <target/target_core_base.h>
+#include <uapi/linux/target_core_user.h>
+#include <uapi/linux/ublk_cmd.h>
 
 #define NOFS	BIO_SCOPE_NOFS
 #define NOIO	BIO_SCOPE_NOIO
@@ -696,7 +699,152 @@ static void bio_scope_test_detector_counts(struct kunit *test)
 			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 1);
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->b, BIO_SCOPE_REC_SHRINKER), 0);
 }
+
+static bool test_server_busy_flag;
+
+static bool test_server_busy(struct bio_scope_server *s)
+{
+	return test_server_busy_flag;
+}
+
+/* A userspace server: events of its thread group, while busy. */
+static void bio_scope_test_detector_server(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct bio_scope_server srv = {};
+	unsigned int s;
+
+	/* Not attached: no serving task, nothing counted. */
+	KUNIT_EXPECT_FALSE(test, bio_scope_serving());
+	bio_scope_note_shrinker(GFP_KERNEL);
+
+	/* The KUnit thread is the "server" of a; idle, then busy. */
+	bio_scope_server_attach(&srv, &ctx->a, test_server_busy);
+	bio_scope_server_attach(&srv, &ctx->b, NULL);	/* no-op */
+	KUNIT_EXPECT_PTR_EQ(test, srv.adopter, &ctx->a);
+	test_server_busy_flag = false;
+	bio_scope_note_shrinker(GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 0);
+	test_server_busy_flag = true;
+	bio_scope_note_shrinker(GFP_KERNEL);
+	bio_scope_note_shrinker(GFP_NOFS);		/* not a recursion */
+	bio_scope_note_dirty_throttle();
+	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 1);
+	KUNIT_EXPECT_EQ(test,
+			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 1);
+
+	/* An in-kernel adoption in the same task is charged first. */
+	s = bio_scope_adopt(&ctx->b, BIO_SCOPE_NONE);
+	bio_scope_note_shrinker(GFP_KERNEL);
+	bio_scope_restore(&ctx->b, s);
+	KUNIT_EXPECT_EQ(test, rec_count(&ctx->b, BIO_SCOPE_REC_SHRINKER), 1);
+	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 1);
+
+	bio_scope_server_detach(&srv);
+	bio_scope_server_detach(&srv);			/* idempotent */
+	bio_scope_note_shrinker(GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 1);
+	KUNIT_EXPECT_FALSE(test, srv.attached);
+}
 #endif
+
+/* Servicer encodings: tcmu kflags, ublk op_flags, se_cmd flags. */
+static void bio_scope_test_encode_servicers(struct kunit *test)
+{
+	static const blk_opf_t scopes[] = {
+		BIO_SCOPE_NONE, NOFS, NOIO, WB, NOFS | WB, NOIO | WB,
+	};
+	struct se_cmd cmd = { .se_cmd_flags = SCF_BIDI | SCF_FUA };
+	int i;
+
+#define TCMU(s) bio_scope_encode(s, TCMU_KFLAG_SCOPE_NOFS, \
+				 TCMU_KFLAG_SCOPE_NOIO, TCMU_KFLAG_SCOPE_WB)
+#define UBLK(s) bio_scope_encode(s, UBLK_IO_F_SCOPE_NOFS, \
+				 UBLK_IO_F_SCOPE_NOIO, UBLK_IO_F_SCOPE_WB)
+	KUNIT_EXPECT_EQ(test, TCMU(BIO_SCOPE_NONE), 0);
+	KUNIT_EXPECT_EQ(test, TCMU(NOFS), TCMU_KFLAG_SCOPE_NOFS);
+	/* NOIO keeps NOFS set: a NOFS-only server does the safe thing. */
+	KUNIT_EXPECT_EQ(test, TCMU(NOIO),
+			TCMU_KFLAG_SCOPE_NOFS | TCMU_KFLAG_SCOPE_NOIO);
+	KUNIT_EXPECT_EQ(test, TCMU(NOFS | WB),
+			TCMU_KFLAG_SCOPE_NOFS | TCMU_KFLAG_SCOPE_WB);
+	/* Other bi_opf bits are not looked at. */
+	KUNIT_EXPECT_EQ(test, TCMU(REQ_OP_WRITE | REQ_SYNC | REQ_FUA | WB),
+			TCMU_KFLAG_SCOPE_WB);
+	KUNIT_EXPECT_LE(test, TCMU(NOIO | WB), 0xff);
+	KUNIT_EXPECT_EQ(test, UBLK(NOIO | WB), UBLK_IO_F_SCOPE_NOFS |
+			UBLK_IO_F_SCOPE_NOIO | UBLK_IO_F_SCOPE_WB);
+	/* ublk: the scope bits are flags (>= bit 8) not used by anything else */
+	KUNIT_EXPECT_EQ(test, UBLK(NOIO | WB) & 0xff, 0);
+	KUNIT_EXPECT_EQ(test, UBLK(NOIO | WB) &
+			(UBLK_IO_F_FAILFAST_DEV | UBLK_IO_F_FAILFAST_TRANSPORT |
+			 UBLK_IO_F_FAILFAST_DRIVER | UBLK_IO_F_META |
+			 UBLK_IO_F_FUA | UBLK_IO_F_NOUNMAP | UBLK_IO_F_SWAP), 0);
+	/* Only the feature bit and where it lives. */
+	KUNIT_EXPECT_EQ(test, UBLK_F_MEMALLOC_SCOPE & ~0xffffffffULL, 0);
+	KUNIT_EXPECT_EQ(test, TCMU_MAILBOX_FLAG_USER_SCOPE &
+			(TCMU_MAILBOX_FLAG_CAP_OOOC | TCMU_MAILBOX_FLAG_CAP_READ_LEN |
+			 TCMU_MAILBOX_FLAG_CAP_TMR | TCMU_MAILBOX_FLAG_CAP_KEEP_BUF |
+			 TCMU_MAILBOX_FLAG_CAP_SCOPE), 0);
+#undef TCMU
+#undef UBLK
+
+	/* Round trips, and the se_cmd keeps its other flags. */
+	for (i = 0; i < ARRAY_SIZE(scopes); i++) {
+		u32 v = bio_scope_encode(scopes[i], 1, 2, 4);
+
+		KUNIT_EXPECT_EQ(test, bio_scope_decode(v, 1, 2, 4), scopes[i]);
+		target_cmd_set_scope(&cmd, scopes[i] | REQ_OP_WRITE | REQ_META);
+		KUNIT_EXPECT_EQ(test, target_cmd_scope(&cmd), scopes[i]);
+		KUNIT_EXPECT_EQ(test, cmd.se_cmd_flags & ~SCF_SCOPE_MASK,
+				SCF_BIDI | SCF_FUA);
+	}
+	/* A lone NOIO bit decodes to the NOIO level. */
+	KUNIT_EXPECT_EQ(test, bio_scope_decode(2, 1, 2, 4), NOIO);
+}
+
+/* The loop driver's backing mapping: kept in scoped mode only. */
+static void bio_scope_test_backing_gfp(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, bio_scope_backing_gfp(GFP_KERNEL,
+						    BIO_SCOPE_SCOPED),
+			GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, bio_scope_backing_gfp(GFP_HIGHUSER_MOVABLE,
+						    BIO_SCOPE_BLANKET),
+			GFP_HIGHUSER_MOVABLE & ~(__GFP_IO | __GFP_FS));
+	KUNIT_EXPECT_EQ(test, bio_scope_backing_gfp(GFP_KERNEL, BIO_SCOPE_OFF),
+			GFP_NOIO);
+	/* A mapping that is already NOFS stays so in every mode. */
+	KUNIT_EXPECT_EQ(test, bio_scope_backing_gfp(GFP_NOFS,
+						    BIO_SCOPE_SCOPED),
+			GFP_NOFS);
+}
+
+/* bio_scope_pass(): what a userspace server is told, and the stats. */
+static void bio_scope_test_pass(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct bio_scope_stats st;
+
+	KUNIT_EXPECT_EQ(test, bio_scope_pass(&ctx->a, REQ_OP_WRITE | NOFS | WB),
+			NOFS | WB);
+	KUNIT_EXPECT_EQ(test, bio_scope_pass(&ctx->a, REQ_OP_READ),
+			BIO_SCOPE_NONE);
+	/* Passing does not touch the task. */
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, 0);
+	bio_scope_adopter_set_mode(&ctx->a, BIO_SCOPE_BLANKET);
+	KUNIT_EXPECT_EQ(test, bio_scope_pass(&ctx->a, BIO_SCOPE_NONE),
+			NOIO | WB);
+	bio_scope_adopter_set_mode(&ctx->a, BIO_SCOPE_OFF);
+	KUNIT_EXPECT_EQ(test, bio_scope_pass(&ctx->a, NOIO | WB),
+			BIO_SCOPE_NONE);
+	bio_scope_adopter_read_stats(&ctx->a, &st);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_SERVED], 4);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_NOFS], 1);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_NOIO], 0);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_WB], 1);
+	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_BLANKET], 1);
+}
 
 static struct kunit_case bio_scope_test_cases[] = {
 	KUNIT_CASE(bio_scope_test_encoding),
@@ -730,9 +878,13 @@ static struct kunit_case bio_scope_test_cases[] = {
 	KUNIT_CASE(bio_scope_test_stats),
 	KUNIT_CASE(bio_scope_test_register),
 	KUNIT_CASE(bio_scope_test_mode_strings),
+	KUNIT_CASE(bio_scope_test_encode_servicers),
+	KUNIT_CASE(bio_scope_test_backing_gfp),
+	KUNIT_CASE(bio_scope_test_pass),
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	KUNIT_CASE(bio_scope_test_detector_serving),
 	KUNIT_CASE(bio_scope_test_detector_counts),
+	KUNIT_CASE(bio_scope_test_detector_server),
 #endif
 	{}
 };

@@ -208,6 +208,76 @@ static inline blk_opf_t bio_scope_level(blk_opf_t scope)
 	return scope & REQ_SCOPE_NOFS;
 }
 
+/**
+ * bio_scope_encode - encode a scope in a servicer's own three flag bits
+ * @scope: bi_opf or cmd_flags; only the REQ_SCOPE_* bits are looked at
+ * @nofs: the servicer's NOFS bit
+ * @noio: the servicer's NOIO bit
+ * @wb: the servicer's WB bit
+ *
+ * For the places a scope is handed on in another format (SCSI target
+ * commands, the tcmu ring, ublk's io descriptors).  The encoding keeps the
+ * order of the levels: the NOIO level sets @nofs too, so whoever only knows
+ * NOFS still does the safe thing.
+ *
+ * Return: the union of @nofs, @noio and @wb that encodes @scope.
+ */
+static inline u32 bio_scope_encode(blk_opf_t scope, u32 nofs, u32 noio, u32 wb)
+{
+	u32 v = 0;
+
+	if (scope & (REQ_SCOPE_NOFS | REQ_SCOPE_NOIO))
+		v |= nofs;
+	if (scope & REQ_SCOPE_NOIO)
+		v |= noio;
+	if (scope & REQ_SCOPE_WB)
+		v |= wb;
+	return v;
+}
+
+/**
+ * bio_scope_decode - decode a scope encoded by bio_scope_encode()
+ * @v: the encoded flags
+ * @nofs: the servicer's NOFS bit
+ * @noio: the servicer's NOIO bit
+ * @wb: the servicer's WB bit
+ *
+ * Return: the REQ_SCOPE_* bits; @noio alone decodes to the NOIO level.
+ */
+static inline blk_opf_t bio_scope_decode(u32 v, u32 nofs, u32 noio, u32 wb)
+{
+	blk_opf_t scope = BIO_SCOPE_NONE;
+
+	if (v & noio)
+		scope |= BIO_SCOPE_NOIO;
+	else if (v & nofs)
+		scope |= BIO_SCOPE_NOFS;
+	if (v & wb)
+		scope |= BIO_SCOPE_WB;
+	return scope;
+}
+
+/**
+ * bio_scope_backing_gfp - gfp mask for a servicer's backing file mapping
+ * @gfp: the mapping's own gfp mask
+ * @mode: the servicer's effective mode when it binds the backing file
+ *
+ * The loop driver has always cleared __GFP_IO | __GFP_FS in the mapping of
+ * its backing file.  That is a blanket too: it also applies to every other
+ * user of the file, and it is fixed when the file is bound.  In the scoped
+ * mode, the worker's page cache allocations for the backing file already
+ * get the command's scope from current_gfp_context(), so the mapping keeps
+ * its own mask; in the other modes it is cleared, as before.
+ *
+ * Return: @gfp, without __GFP_IO | __GFP_FS unless @mode is scoped.
+ */
+static inline gfp_t bio_scope_backing_gfp(gfp_t gfp, enum bio_scope_mode mode)
+{
+	if (mode == BIO_SCOPE_SCOPED)
+		return gfp;
+	return gfp & ~(__GFP_IO | __GFP_FS);
+}
+
 #ifdef CONFIG_BIO_SCOPE
 
 DECLARE_STATIC_KEY_TRUE(bio_scope_capture_key);
@@ -247,6 +317,22 @@ static inline void bio_scope_stamp(struct bio *bio, blk_opf_t scope,
 {
 	if (bio_scope_enabled())
 		__bio_scope_stamp(bio, scope, src);
+}
+
+/**
+ * bio_scope_current - the scope of the current task, for deferred IO
+ *
+ * For IO that the current task asks another context to submit later (e.g.
+ * a dm-kcopyd job): the scope submit_bio() would have captured here.
+ *
+ * Return: the REQ_SCOPE_* bits, none when capture is globally off.
+ */
+static inline blk_opf_t bio_scope_current(void)
+{
+	if (bio_scope_enabled() &&
+	    unlikely(current->flags & BIO_SCOPE_PF_MASK))
+		return bio_scope_from_task(current->flags);
+	return BIO_SCOPE_NONE;
 }
 
 /* Swap writeout: reclaim waits on it. */
@@ -296,10 +382,23 @@ unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope);
 unsigned int bio_scope_adopt_rq(struct bio_scope_adopter *a,
 				const struct request *rq);
 void bio_scope_restore(struct bio_scope_adopter *a, unsigned int saved);
+blk_opf_t bio_scope_pass(struct bio_scope_adopter *a, blk_opf_t scope);
 
 #else /* CONFIG_BIO_SCOPE */
 
+static inline enum bio_scope_mode bio_scope_get_mode(void)
+{
+	return BIO_SCOPE_OFF;
+}
+
+static inline enum bio_scope_mode
+bio_scope_effective_mode(const struct bio_scope_adopter *a)
+{
+	return BIO_SCOPE_OFF;
+}
+
 static inline bool bio_scope_enabled(void) { return false; }
+static inline blk_opf_t bio_scope_current(void) { return BIO_SCOPE_NONE; }
 static inline void bio_scope_capture(struct bio *bio) { }
 static inline void bio_scope_stamp(struct bio *bio, blk_opf_t scope,
 				   enum bio_scope_source src) { }
@@ -338,6 +437,12 @@ static inline void bio_scope_restore(struct bio_scope_adopter *a,
 {
 }
 
+static inline blk_opf_t bio_scope_pass(struct bio_scope_adopter *a,
+				       blk_opf_t scope)
+{
+	return BIO_SCOPE_NONE;
+}
+
 #endif /* CONFIG_BIO_SCOPE */
 
 /* iomap capture points (fs/iomap/scope.c). */
@@ -361,12 +466,48 @@ static inline void iomap_ioend_scope_bio(struct bio *bio) { }
  * CONFIG_BIO_SCOPE_DETECTOR; with it, the fast path is one test of
  * current->bio_scope_serving.
  */
-#ifdef CONFIG_BIO_SCOPE_DETECTOR
-void __bio_scope_note_recursion(enum bio_scope_recursion kind);
+struct pid;
 
+/**
+ * struct bio_scope_server - a userspace process that serves an adopter
+ * @adopter: the adopter its recursion events are charged to
+ * @tgid: the server's thread group
+ * @busy: whether the server has commands outstanding; may be NULL (always)
+ * @list: on the list of attached servers (RCU)
+ * @attached: on the list
+ *
+ * A userspace servicer (tcmu-runner, a ublk server) never calls
+ * bio_scope_adopt(): it does not know about scopes, or applies them itself.
+ * The kernel still knows which process serves a device, so the recursion
+ * detector counts the events of the server's threads while @busy says it
+ * has commands outstanding.  Attach with bio_scope_server_attach().
+ */
+struct bio_scope_server {
+	struct bio_scope_adopter *adopter;
+	struct pid *tgid;
+	bool (*busy)(struct bio_scope_server *s);
+	struct list_head list;
+	bool attached;
+};
+
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+DECLARE_STATIC_KEY_FALSE(bio_scope_server_key);
+
+void __bio_scope_note_recursion(enum bio_scope_recursion kind);
+void bio_scope_server_attach(struct bio_scope_server *s,
+			     struct bio_scope_adopter *a,
+			     bool (*busy)(struct bio_scope_server *s));
+void bio_scope_server_detach(struct bio_scope_server *s);
+
+/*
+ * Is the current task serving an adopter?  In-kernel servicers mark the
+ * task in bio_scope_adopt(); while a userspace server is attached, the slow
+ * path looks the task's thread group up.
+ */
 static inline bool bio_scope_serving(void)
 {
-	return unlikely(current->bio_scope_serving);
+	return unlikely(current->bio_scope_serving) ||
+	       static_branch_unlikely(&bio_scope_server_key);
 }
 
 static inline void bio_scope_note_shrinker(gfp_t gfp_mask)
@@ -398,6 +539,13 @@ static inline void bio_scope_task_init(struct task_struct *p)
 	p->bio_scope_serving = NULL;
 }
 #else
+static inline void bio_scope_server_attach(struct bio_scope_server *s,
+					   struct bio_scope_adopter *a,
+					   bool (*busy)(struct bio_scope_server *s))
+{
+}
+
+static inline void bio_scope_server_detach(struct bio_scope_server *s) { }
 static inline bool bio_scope_serving(void) { return false; }
 static inline void bio_scope_note_shrinker(gfp_t gfp_mask) { }
 static inline void bio_scope_note_writeback_wait(void) { }
