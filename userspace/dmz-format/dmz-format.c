@@ -41,14 +41,14 @@ struct bdev {
 	const char *path;
 };
 
-static int bdev_read(void *ctx, void *buf, size_t len, uint64_t off)
+/* Full-length pread/pwrite, retrying short transfers and EINTR. */
+static int bdev_xfer(struct bdev *d, void *buf, size_t len, uint64_t off, int write)
 {
-	struct bdev *d = ctx;
 	uint8_t *p = buf;
 	ssize_t n;
 
 	while (len) {
-		n = pread(d->fd, p, len, (off_t)off);
+		n = write ? pwrite(d->fd, p, len, (off_t)off) : pread(d->fd, p, len, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -63,26 +63,14 @@ static int bdev_read(void *ctx, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static int bdev_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	return bdev_xfer(ctx, buf, len, off, 0);
+}
+
 static int bdev_write(void *ctx, const void *buf, size_t len, uint64_t off)
 {
-	struct bdev *d = ctx;
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = pwrite(d->fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return bdev_xfer(ctx, (void *)buf, len, off, 1);
 }
 
 static int bdev_reset(void *ctx, uint64_t sector, uint64_t nr_sectors)

@@ -14,20 +14,6 @@
 /* Metadata blocks written / read per I/O */
 #define IO_BLOCKS	256u
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void progress(const struct dmz_format_params *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -91,7 +77,7 @@ int dmz_reset_seq_zones(const struct dmz_zdev *dev, const struct dmz_zone *zones
 		ret = dev->ops->reset_zones(dev->ctx, zones[first].start,
 					    (uint64_t)(i - first) * g->zone_nr_sectors);
 		if (ret) {
-			seterr(err, errlen, "reset of zones %u..%u failed: %s",
+			dmz_seterr(err, errlen, "reset of zones %u..%u failed: %s",
 			       first, i - 1, strerror(-ret));
 			return -DMZ_ERR_IO;
 		}
@@ -121,7 +107,7 @@ static int write_fill(const struct dmz_zdev *dev, uint8_t *buf, uint64_t block,
 		ret = dev->ops->write(dev->ctx, buf, (size_t)n * DMZ_BLOCK_SIZE,
 				      block * DMZ_BLOCK_SIZE);
 		if (ret) {
-			seterr(err, errlen, "write of %u blocks at block %llu failed: %s",
+			dmz_seterr(err, errlen, "write of %u blocks at block %llu failed: %s",
 			       n, (unsigned long long)block, strerror(-ret));
 			return -DMZ_ERR_IO;
 		}
@@ -136,7 +122,7 @@ static int do_flush(const struct dmz_zdev *dev, char *err, size_t errlen)
 	int ret = dev->ops->flush(dev->ctx);
 
 	if (ret) {
-		seterr(err, errlen, "flush failed: %s", strerror(-ret));
+		dmz_seterr(err, errlen, "flush failed: %s", strerror(-ret));
 		return -DMZ_ERR_IO;
 	}
 	return 0;
@@ -154,7 +140,7 @@ static int write_sb(const struct dmz_zdev *dev, uint8_t *buf,
 	ret = dev->ops->write(dev->ctx, buf, DMZ_BLOCK_SIZE,
 			      l->sb_block[set] * DMZ_BLOCK_SIZE);
 	if (ret) {
-		seterr(err, errlen, "write of super block %d failed: %s", set,
+		dmz_seterr(err, errlen, "write of super block %d failed: %s", set,
 		       strerror(-ret));
 		return -DMZ_ERR_IO;
 	}
@@ -181,16 +167,16 @@ int dmz_write_metadata(const struct dmz_zdev *dev, const struct dmz_geom *g,
 
 	(void)g;
 	if (uuid_null(p->uuid) || uuid_null(p->dev_uuid)) {
-		seterr(err, errlen, "null uuid (rejected by dmz_check_sb)");
+		dmz_seterr(err, errlen, "null uuid (rejected by dmz_check_sb)");
 		return -DMZ_ERR_INVAL;
 	}
 	if (p->label && strlen(p->label) > DMZ_LABEL_LEN - 1) {
-		seterr(err, errlen, "label longer than %u characters", DMZ_LABEL_LEN - 1);
+		dmz_seterr(err, errlen, "label longer than %u characters", DMZ_LABEL_LEN - 1);
 		return -DMZ_ERR_INVAL;
 	}
 	buf = alloc_blocks(IO_BLOCKS);
 	if (!buf) {
-		seterr(err, errlen, "out of memory");
+		dmz_seterr(err, errlen, "out of memory");
 		return -DMZ_ERR_IO;
 	}
 
@@ -243,7 +229,7 @@ static int read_blocks(const struct dmz_zdev *dev, uint8_t *buf, uint64_t block,
 				 block * DMZ_BLOCK_SIZE);
 
 	if (ret) {
-		seterr(err, errlen, "read of %u blocks at block %llu failed: %s",
+		dmz_seterr(err, errlen, "read of %u blocks at block %llu failed: %s",
 		       nr, (unsigned long long)block, strerror(-ret));
 		return -DMZ_ERR_IO;
 	}
@@ -261,7 +247,7 @@ static int check_meta_blocks(const struct dmz_zdev *dev, const struct dmz_sb_inf
 	b0 = alloc_blocks(IO_BLOCKS);
 	b1 = alloc_blocks(IO_BLOCKS);
 	if (!b0 || !b1) {
-		seterr(err, errlen, "out of memory");
+		dmz_seterr(err, errlen, "out of memory");
 		ret = -DMZ_ERR_IO;
 		goto out;
 	}
@@ -285,7 +271,7 @@ static int check_meta_blocks(const struct dmz_zdev *dev, const struct dmz_sb_inf
 					if (memcmp(p0 + j * DMZ_MAP_ENTRY_SIZE,
 						   map + j * DMZ_MAP_ENTRY_SIZE,
 						   DMZ_MAP_ENTRY_SIZE)) {
-						seterr(err, errlen,
+						dmz_seterr(err, errlen,
 						       "chunk %llu is mapped (dzone %u bzone %u)",
 						       (unsigned long long)(mb - 1) * DMZ_MAP_ENTRIES + j,
 						       dmz_get_le32(p0 + j * DMZ_MAP_ENTRY_SIZE),
@@ -297,7 +283,7 @@ static int check_meta_blocks(const struct dmz_zdev *dev, const struct dmz_sb_inf
 			} else {
 				for (j = 0; j < DMZ_BLOCK_SIZE; j++) {
 					if (p0[j]) {
-						seterr(err, errlen,
+						dmz_seterr(err, errlen,
 						       "bitmap block %llu is not zeroed",
 						       (unsigned long long)mb);
 						ret = -DMZ_ERR_BAD_META;
@@ -306,7 +292,7 @@ static int check_meta_blocks(const struct dmz_zdev *dev, const struct dmz_sb_inf
 				}
 			}
 			if (memcmp(p0, p1, DMZ_BLOCK_SIZE)) {
-				seterr(err, errlen,
+				dmz_seterr(err, errlen,
 				       "metadata block %llu differs between the two sets",
 				       (unsigned long long)mb);
 				ret = -DMZ_ERR_BAD_META;
@@ -343,13 +329,13 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 	if (ret)
 		return ret;
 	if (g->sb_zone < 0) {
-		seterr(err, errlen, "Primary super block zone not set (no conventional zone)");
+		dmz_seterr(err, errlen, "Primary super block zone not set (no conventional zone)");
 		return -DMZ_ERR_BAD_SB;
 	}
 
 	blk = alloc_blocks(1);
 	if (!blk) {
-		seterr(err, errlen, "out of memory");
+		dmz_seterr(err, errlen, "out of memory");
 		return -DMZ_ERR_IO;
 	}
 
@@ -361,7 +347,7 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 		goto out;
 	ret = dmz_kernel_check_sb(blk, g, zid, NULL, NULL, &rep->sb[0], why, sizeof(why));
 	if (ret) {
-		seterr(err, errlen, "primary super block (zone %u): %s", zid, why);
+		dmz_seterr(err, errlen, "primary super block (zone %u): %s", zid, why);
 		goto out;
 	}
 	mz = dmz_sb_meta_zones(g, rep->sb[0].nr_meta_blocks);
@@ -370,7 +356,7 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 	/* secondary at sb[0].zone->id + nr_meta_zones */
 	zid = (uint32_t)g->sb_zone + mz;
 	if (zid >= g->nr_zones) {
-		seterr(err, errlen, "secondary super block zone %u beyond the last zone", zid);
+		dmz_seterr(err, errlen, "secondary super block zone %u beyond the last zone", zid);
 		ret = -DMZ_ERR_BAD_SB;
 		goto out;
 	}
@@ -381,7 +367,7 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 	ret = dmz_kernel_check_sb(blk, g, zid, rep->sb[0].label, rep->sb[0].uuid,
 				  &rep->sb[1], why, sizeof(why));
 	if (ret) {
-		seterr(err, errlen, "secondary super block (zone %u): %s", zid, why);
+		dmz_seterr(err, errlen, "secondary super block (zone %u): %s", zid, why);
 		goto out;
 	}
 
@@ -391,14 +377,14 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 
 		zid = (uint32_t)g->sb_zone + i;
 		if (zid >= g->nr_zones) {
-			seterr(err, errlen, "metadata zone %u not present", i);
+			dmz_seterr(err, errlen, "metadata zone %u not present", i);
 			ret = -DMZ_ERR_BAD_META;
 			goto out;
 		}
 		z = &zones[zid];
 		if (z->type != DMZ_ZONE_TYPE_CONVENTIONAL || !zone_is_useable(z) ||
 		    z->len != g->zone_nr_sectors) {
-			seterr(err, errlen, "metadata zone %u (zone %u) is not a usable random zone",
+			dmz_seterr(err, errlen, "metadata zone %u (zone %u) is not a usable random zone",
 			       i, zid);
 			ret = -DMZ_ERR_BAD_META;
 			goto out;
@@ -407,7 +393,7 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 
 	/* dmz-format invariants beyond what dmz_check_sb() looks at */
 	if (rep->sb[0].version != DMZ_META_VER || rep->sb[1].version != DMZ_META_VER) {
-		seterr(err, errlen, "metadata version %u/%u, expected %u",
+		dmz_seterr(err, errlen, "metadata version %u/%u, expected %u",
 		       rep->sb[0].version, rep->sb[1].version, DMZ_META_VER);
 		ret = -DMZ_ERR_BAD_META;
 		goto out;
@@ -419,39 +405,39 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 	    rep->sb[0].nr_map_blocks != rep->sb[1].nr_map_blocks ||
 	    rep->sb[0].nr_bitmap_blocks != rep->sb[1].nr_bitmap_blocks ||
 	    memcmp(rep->sb[0].dev_uuid, rep->sb[1].dev_uuid, DMZ_UUID_LEN)) {
-		seterr(err, errlen, "the two super blocks disagree");
+		dmz_seterr(err, errlen, "the two super blocks disagree");
 		ret = -DMZ_ERR_BAD_META;
 		goto out;
 	}
 	if (!rep->sb[0].nr_chunks) {
-		seterr(err, errlen, "no chunks");
+		dmz_seterr(err, errlen, "no chunks");
 		ret = -DMZ_ERR_BAD_META;
 		goto out;
 	}
 	if (rep->sb[0].nr_map_blocks !=
 	    (rep->sb[0].nr_chunks + DMZ_MAP_ENTRIES - 1) / DMZ_MAP_ENTRIES) {
-		seterr(err, errlen, "nr_map_blocks %u does not match %u chunks",
+		dmz_seterr(err, errlen, "nr_map_blocks %u does not match %u chunks",
 		       rep->sb[0].nr_map_blocks, rep->sb[0].nr_chunks);
 		ret = -DMZ_ERR_BAD_META;
 		goto out;
 	}
 	if ((uint64_t)rep->sb[0].nr_bitmap_blocks !=
 	    (uint64_t)g->nr_zones * g->zone_nr_bitmap_blocks) {
-		seterr(err, errlen, "nr_bitmap_blocks %u does not cover %u zones",
+		dmz_seterr(err, errlen, "nr_bitmap_blocks %u does not cover %u zones",
 		       rep->sb[0].nr_bitmap_blocks, g->nr_zones);
 		ret = -DMZ_ERR_BAD_META;
 		goto out;
 	}
 	if ((uint64_t)rep->sb[0].nr_meta_blocks !=
 	    1ull + rep->sb[0].nr_map_blocks + rep->sb[0].nr_bitmap_blocks) {
-		seterr(err, errlen, "nr_meta_blocks %u != 1 + %u + %u",
+		dmz_seterr(err, errlen, "nr_meta_blocks %u != 1 + %u + %u",
 		       rep->sb[0].nr_meta_blocks, rep->sb[0].nr_map_blocks,
 		       rep->sb[0].nr_bitmap_blocks);
 		ret = -DMZ_ERR_BAD_META;
 		goto out;
 	}
 	if (rep->sb[0].nr_reserved_seq > g->nr_seq_zones) {
-		seterr(err, errlen, "%u reserved zones but only %u sequential zones",
+		dmz_seterr(err, errlen, "%u reserved zones but only %u sequential zones",
 		       rep->sb[0].nr_reserved_seq, g->nr_seq_zones);
 		ret = -DMZ_ERR_BAD_META;
 		goto out;
@@ -464,7 +450,7 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 
 		if (zone_is_seq(z) && zone_is_useable(z) &&
 		    z->len == g->zone_nr_sectors && z->wp != z->start) {
-			seterr(err, errlen, "sequential zone %u is not empty (wp %llu)",
+			dmz_seterr(err, errlen, "sequential zone %u is not empty (wp %llu)",
 			       i, (unsigned long long)(z->wp - z->start));
 			ret = -DMZ_ERR_BAD_META;
 			goto out;

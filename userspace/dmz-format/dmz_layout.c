@@ -35,10 +35,7 @@ DMZ_STATIC_ASSERT(DMZ_MAGIC == 0x445a4244u, magic);
 
 #define SB_OFF(f) offsetof(struct dmz_super_disk, f)
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void dmz_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -112,13 +109,13 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 	g->sb_zone = -1;
 
 	if (!is_pow2(zone_nr_sectors) || zone_nr_sectors < DMZ_BLOCK_SECTORS) {
-		seterr(err, errlen,
+		dmz_seterr(err, errlen,
 		       "zone size of %llu sectors is not a power of 2 multiple of 4 KiB",
 		       (unsigned long long)zone_nr_sectors);
 		return -DMZ_ERR_GEOMETRY;
 	}
 	if (!nr_zones) {
-		seterr(err, errlen, "no zones reported");
+		dmz_seterr(err, errlen, "no zones reported");
 		return -DMZ_ERR_GEOMETRY;
 	}
 
@@ -134,7 +131,7 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 	g->nr_zones = nr_zones;
 
 	if ((uint64_t)nr_zones * zone_nr_sectors < capacity) {
-		seterr(err, errlen, "%u zones of %llu sectors do not cover %llu sectors",
+		dmz_seterr(err, errlen, "%u zones of %llu sectors do not cover %llu sectors",
 		       nr_zones, (unsigned long long)zone_nr_sectors,
 		       (unsigned long long)capacity);
 		return -DMZ_ERR_GEOMETRY;
@@ -145,7 +142,7 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 		const struct dmz_zone *z = &zones[i];
 
 		if (z->start != (uint64_t)i * zone_nr_sectors) {
-			seterr(err, errlen, "zone %u starts at sector %llu, expected %llu",
+			dmz_seterr(err, errlen, "zone %u starts at sector %llu, expected %llu",
 			       i, (unsigned long long)z->start,
 			       (unsigned long long)i * zone_nr_sectors);
 			return -DMZ_ERR_GEOMETRY;
@@ -160,14 +157,14 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 				g->nr_unusable_zones++;
 				continue;
 			}
-			seterr(err, errlen,
+			dmz_seterr(err, errlen,
 			       "zone %u has %llu sectors instead of %llu (only the last zone may be smaller)",
 			       i, (unsigned long long)z->len,
 			       (unsigned long long)zone_nr_sectors);
 			return -DMZ_ERR_GEOMETRY;
 		}
 		if (z->capacity != z->len) {
-			seterr(err, errlen,
+			dmz_seterr(err, errlen,
 			       "zone %u capacity (%llu sectors) is smaller than its size; not supported by dm-zoned",
 			       i, (unsigned long long)z->capacity);
 			return -DMZ_ERR_GEOMETRY;
@@ -175,7 +172,7 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 		if (z->type != DMZ_ZONE_TYPE_CONVENTIONAL &&
 		    z->type != DMZ_ZONE_TYPE_SEQWRITE_REQ &&
 		    z->type != DMZ_ZONE_TYPE_SEQWRITE_PREF) {
-			seterr(err, errlen, "zone %u has unknown type 0x%x", i, z->type);
+			dmz_seterr(err, errlen, "zone %u has unknown type 0x%x", i, z->type);
 			return -DMZ_ERR_GEOMETRY;
 		}
 		if (!zone_useable(z)) {
@@ -238,19 +235,19 @@ int dmz_compute_layout(const struct dmz_geom *g, uint32_t reserved_seq,
 	memset(l, 0, sizeof(*l));
 
 	if (g->sb_zone < 0 || !g->nr_rnd_zones) {
-		seterr(err, errlen,
+		dmz_seterr(err, errlen,
 		       "needs at least 3 conventional zones (2 metadata + 1 random write buffer), has 0");
 		return -DMZ_ERR_NO_CONV;
 	}
 	if (!g->nr_seq_zones) {
-		seterr(err, errlen,
+		dmz_seterr(err, errlen,
 		       "needs at least 1 sequential zone (reserved for reclaim), has 0");
 		return -DMZ_ERR_TOO_SMALL;
 	}
 	if (!reserved_seq)
 		reserved_seq = dmz_default_reserved_seq(g);
 	if (reserved_seq > g->nr_seq_zones) {
-		seterr(err, errlen,
+		dmz_seterr(err, errlen,
 		       "needs at least %u sequential zones for %u reserved zones, has %u",
 		       reserved_seq, reserved_seq, g->nr_seq_zones);
 		return -DMZ_ERR_TOO_SMALL;
@@ -268,7 +265,7 @@ int dmz_compute_layout(const struct dmz_geom *g, uint32_t reserved_seq,
 
 		need = 2ull * mz + reserved_seq + 1;
 		if (g->nr_useable_zones < need) {
-			seterr(err, errlen,
+			dmz_seterr(err, errlen,
 			       "needs at least %llu usable zones (2 x %u metadata + %u reserved + 1 data), has %u",
 			       (unsigned long long)need, mz, reserved_seq,
 			       g->nr_useable_zones);
@@ -278,7 +275,7 @@ int dmz_compute_layout(const struct dmz_geom *g, uint32_t reserved_seq,
 		map = div_round_up(chunks, DMZ_MAP_ENTRIES);
 		meta = 1 + map + bitmap;
 		if (meta > UINT32_MAX) {
-			seterr(err, errlen, "metadata too large (%llu blocks)",
+			dmz_seterr(err, errlen, "metadata too large (%llu blocks)",
 			       (unsigned long long)meta);
 			return -DMZ_ERR_GEOMETRY;
 		}
@@ -290,13 +287,13 @@ int dmz_compute_layout(const struct dmz_geom *g, uint32_t reserved_seq,
 
 	/* Both metadata sets live in consecutive conventional zones. */
 	if (g->nr_rnd_zones < 2ull * mz + 1) {
-		seterr(err, errlen,
+		dmz_seterr(err, errlen,
 		       "needs at least %llu conventional zones (2 x %u metadata + 1 random write buffer), has %u",
 		       2ull * mz + 1, mz, g->nr_rnd_zones);
 		return -DMZ_ERR_TOO_SMALL;
 	}
 	if (g->nr_contig_rnd < 2ull * mz) {
-		seterr(err, errlen,
+		dmz_seterr(err, errlen,
 		       "needs at least %llu contiguous conventional zones from zone %d, has %u",
 		       2ull * mz, g->sb_zone, g->nr_contig_rnd);
 		return -DMZ_ERR_TOO_SMALL;
@@ -419,58 +416,58 @@ int dmz_kernel_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE],
 		*out = sb;
 
 	if (sb.magic != DMZ_MAGIC) {
-		seterr(err, errlen, "Invalid meta magic (needed 0x%08x, got 0x%08x)",
+		dmz_seterr(err, errlen, "Invalid meta magic (needed 0x%08x, got 0x%08x)",
 		       DMZ_MAGIC, sb.magic);
 		return -DMZ_ERR_BAD_SB;
 	}
 	if (sb.version > DMZ_META_VER) {
-		seterr(err, errlen, "Invalid meta version (needed %u, got %u)",
+		dmz_seterr(err, errlen, "Invalid meta version (needed %u, got %u)",
 		       DMZ_META_VER, sb.version);
 		return -DMZ_ERR_BAD_SB;
 	}
 	if (!crc_ok) {
 		crc = sb_block_crc(blk, sb.gen);
-		seterr(err, errlen, "Invalid checksum (needed 0x%08x, got 0x%08x)",
+		dmz_seterr(err, errlen, "Invalid checksum (needed 0x%08x, got 0x%08x)",
 		       crc, sb.crc);
 		return -DMZ_ERR_BAD_SB;
 	}
 	expected_block = (uint64_t)zone_id << g->zone_nr_blocks_shift;
 	if (sb.sb_block != expected_block) {
-		seterr(err, errlen, "Invalid superblock position (is %llu expected %llu)",
+		dmz_seterr(err, errlen, "Invalid superblock position (is %llu expected %llu)",
 		       (unsigned long long)sb.sb_block,
 		       (unsigned long long)expected_block);
 		return -DMZ_ERR_BAD_SB;
 	}
 	if (sb.version > 1) {
 		if (uuid_is_null(sb.uuid)) {
-			seterr(err, errlen, "NULL DM-Zoned uuid");
+			dmz_seterr(err, errlen, "NULL DM-Zoned uuid");
 			return -DMZ_ERR_BAD_SB;
 		}
 		if (uuid_ref && !uuid_is_null(uuid_ref) &&
 		    memcmp(uuid_ref, sb.uuid, DMZ_UUID_LEN)) {
-			seterr(err, errlen, "mismatching DM-Zoned uuid");
+			dmz_seterr(err, errlen, "mismatching DM-Zoned uuid");
 			return -DMZ_ERR_BAD_SB;
 		}
 		if (label_ref && label_ref[0] &&
 		    memcmp(label_ref, sb.label, DMZ_LABEL_LEN)) {
-			seterr(err, errlen, "mismatching DM-Zoned label");
+			dmz_seterr(err, errlen, "mismatching DM-Zoned label");
 			return -DMZ_ERR_BAD_SB;
 		}
 		if (uuid_is_null(sb.dev_uuid)) {
-			seterr(err, errlen, "NULL device uuid");
+			dmz_seterr(err, errlen, "NULL device uuid");
 			return -DMZ_ERR_BAD_SB;
 		}
 	}
 
 	nr_meta_zones = dmz_sb_meta_zones(g, sb.nr_meta_blocks);
 	if (!nr_meta_zones || nr_meta_zones >= g->nr_rnd_zones) {
-		seterr(err, errlen, "Invalid number of metadata blocks (%u blocks, %u zones, %u random zones)",
+		dmz_seterr(err, errlen, "Invalid number of metadata blocks (%u blocks, %u zones, %u random zones)",
 		       sb.nr_meta_blocks, nr_meta_zones, g->nr_rnd_zones);
 		return -DMZ_ERR_BAD_SB;
 	}
 	if (!sb.nr_reserved_seq ||
 	    sb.nr_reserved_seq >= g->nr_useable_zones - nr_meta_zones) {
-		seterr(err, errlen, "Invalid number of reserved sequential zones (%u)",
+		dmz_seterr(err, errlen, "Invalid number of reserved sequential zones (%u)",
 		       sb.nr_reserved_seq);
 		return -DMZ_ERR_BAD_SB;
 	}
@@ -478,7 +475,7 @@ int dmz_kernel_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE],
 	used = 2ull * nr_meta_zones + sb.nr_reserved_seq;
 	if (used > g->nr_useable_zones ||
 	    sb.nr_chunks > g->nr_useable_zones - used) {
-		seterr(err, errlen, "Invalid number of chunks %u / %lld", sb.nr_chunks,
+		dmz_seterr(err, errlen, "Invalid number of chunks %u / %lld", sb.nr_chunks,
 		       (long long)g->nr_useable_zones - (long long)used);
 		return -DMZ_ERR_BAD_SB;
 	}

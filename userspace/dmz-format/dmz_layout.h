@@ -229,4 +229,8 @@ void dmz_map_block_init(uint8_t blk[DMZ_BLOCK_SIZE]);
 uint64_t dmz_bitmap_block_of_zone(const struct dmz_layout *l,
 				  const struct dmz_geom *g, uint32_t zone_id);
 
+/* Format an error message into err (errlen bytes); no-op when err is NULL. */
+void dmz_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif /* DMZ_LAYOUT_H */
