@@ -421,6 +421,37 @@ void bio_scope_server_detach(struct bio_scope_server *s)
 }
 EXPORT_SYMBOL_GPL(bio_scope_server_detach);
 
+/**
+ * bio_scope_server_vouch - does the current task belong to a server?
+ *
+ * The kernel's word that the current task's thread group serves a device
+ * (it attached with bio_scope_server_attach()), busy or not.  Used to let
+ * a server relax its own dirty throttling (RWF_LOCAL_THROTTLE) without
+ * CAP_SYS_RESOURCE: global throttling is what would deadlock it.
+ *
+ * Context: any context that may take rcu_read_lock().
+ * Return: true if a server is attached for current's thread group.
+ */
+bool bio_scope_server_vouch(void)
+{
+	struct bio_scope_server *s;
+	bool found = false;
+	struct pid *tgid;
+
+	if (!static_branch_unlikely(&bio_scope_server_key))
+		return false;
+	rcu_read_lock();
+	tgid = task_tgid(current);
+	list_for_each_entry_rcu(s, &bio_scope_servers, list) {
+		if (s->tgid == tgid) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
 /* The adopter a busy userspace server in current's thread group serves. */
 static struct bio_scope_adopter *bio_scope_server_lookup(void)
 {

@@ -716,6 +716,7 @@ static void bio_scope_test_detector_server(struct kunit *test)
 
 	/* Not attached: no serving task, nothing counted. */
 	KUNIT_EXPECT_FALSE(test, bio_scope_serving());
+	KUNIT_EXPECT_FALSE(test, bio_scope_server_vouch());
 	bio_scope_note_shrinker(GFP_KERNEL);
 
 	/* The KUnit thread is the "server" of a; idle, then busy. */
@@ -723,6 +724,7 @@ static void bio_scope_test_detector_server(struct kunit *test)
 	bio_scope_server_attach(&srv, &ctx->b, NULL);	/* no-op */
 	KUNIT_EXPECT_PTR_EQ(test, srv.adopter, &ctx->a);
 	test_server_busy_flag = false;
+	KUNIT_EXPECT_TRUE(test, bio_scope_server_vouch());	/* idle too */
 	bio_scope_note_shrinker(GFP_KERNEL);
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 0);
 	test_server_busy_flag = true;
@@ -745,8 +747,57 @@ static void bio_scope_test_detector_server(struct kunit *test)
 	bio_scope_note_shrinker(GFP_KERNEL);
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 1);
 	KUNIT_EXPECT_FALSE(test, srv.attached);
+	KUNIT_EXPECT_FALSE(test, bio_scope_server_vouch());
 }
 #endif
+
+/* RWF_NOFS, RWF_NOIO, RWF_LOCAL_THROTTLE: kiocb flags and task scope. */
+static void bio_scope_test_rwf(struct kunit *test)
+{
+	const unsigned int pf = PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO |
+				PF_LOCAL_THROTTLE;
+	struct kiocb k = {};
+	unsigned int saved, nofs;
+
+	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_NOFS, WRITE), 0);
+	KUNIT_EXPECT_EQ(test, k.ki_flags, IOCB_SCOPE_NOFS);
+	saved = kiocb_scope_enter(&k);
+	KUNIT_EXPECT_EQ(test, current->flags & pf, PF_MEMALLOC_NOFS);
+	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_NOFS);
+	kiocb_scope_exit(saved);
+	KUNIT_EXPECT_EQ(test, current->flags & pf, 0);
+
+	/* NOIO wins over NOFS; LOCAL_THROTTLE is allowed with the capability. */
+	k.ki_flags = 0;
+	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_NOFS | RWF_NOIO |
+						 RWF_LOCAL_THROTTLE, READ), 0);
+	saved = kiocb_scope_enter(&k);
+	KUNIT_EXPECT_EQ(test, current->flags & pf,
+			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
+	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_NOIO);
+	kiocb_scope_exit(saved);
+	KUNIT_EXPECT_EQ(test, current->flags & pf, 0);
+
+	/* Nested in a caller's own NOFS section: that one is left alone. */
+	k.ki_flags = IOCB_SCOPE_NOFS;
+	nofs = memalloc_nofs_save();
+	saved = kiocb_scope_enter(&k);
+	KUNIT_EXPECT_EQ(test, saved, 0);
+	kiocb_scope_exit(saved);
+	KUNIT_EXPECT_EQ(test, current->flags & pf, PF_MEMALLOC_NOFS);
+	memalloc_nofs_restore(nofs);
+
+	/* No scope asked: nothing changes. */
+	k.ki_flags = IOCB_DIRECT;
+	KUNIT_EXPECT_EQ(test, kiocb_scope_enter(&k), 0);
+	KUNIT_EXPECT_EQ(test, current->flags & pf, 0);
+
+	/* Bits this kernel does not know keep failing as they always did. */
+	k.ki_flags = 0;
+	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, (__force rwf_t)0x800,
+						 WRITE), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, k.ki_flags, 0);
+}
 
 /* Servicer encodings: tcmu kflags, ublk op_flags, se_cmd flags. */
 static void bio_scope_test_encode_servicers(struct kunit *test)
@@ -881,6 +932,7 @@ static struct kunit_case bio_scope_test_cases[] = {
 	KUNIT_CASE(bio_scope_test_encode_servicers),
 	KUNIT_CASE(bio_scope_test_backing_gfp),
 	KUNIT_CASE(bio_scope_test_pass),
+	KUNIT_CASE(bio_scope_test_rwf),
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	KUNIT_CASE(bio_scope_test_detector_serving),
 	KUNIT_CASE(bio_scope_test_detector_counts),

@@ -498,6 +498,7 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 			     struct bio_scope_adopter *a,
 			     bool (*busy)(struct bio_scope_server *s));
 void bio_scope_server_detach(struct bio_scope_server *s);
+bool bio_scope_server_vouch(void);
 
 /*
  * Is the current task serving an adopter?  In-kernel servicers mark the
@@ -546,6 +547,7 @@ static inline void bio_scope_server_attach(struct bio_scope_server *s,
 }
 
 static inline void bio_scope_server_detach(struct bio_scope_server *s) { }
+static inline bool bio_scope_server_vouch(void) { return false; }
 static inline bool bio_scope_serving(void) { return false; }
 static inline void bio_scope_note_shrinker(gfp_t gfp_mask) { }
 static inline void bio_scope_note_writeback_wait(void) { }
