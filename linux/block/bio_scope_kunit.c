@@ -794,7 +794,7 @@ static void bio_scope_test_rwf(struct kunit *test)
 
 	/* Bits this kernel does not know keep failing as they always did. */
 	k.ki_flags = 0;
-	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, (__force rwf_t)0x800,
+	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, (__force rwf_t)0x1000,
 						 WRITE), -EOPNOTSUPP);
 	KUNIT_EXPECT_EQ(test, k.ki_flags, 0);
 }

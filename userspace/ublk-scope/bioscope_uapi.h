@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * bioscope_uapi.h - PROVISIONAL uapi values for the bioscope kernel work.
+ * bioscope_uapi.h - uapi values of the bioscope kernel patches (0014 ublk,
+ * 0015 RWF_*), until system headers carry them.
  *
  * Every value the bioscope kernel side has not merged yet lives here and
  * only here, so that changing one is a one-line edit.  Each definition is
@@ -37,13 +38,13 @@
 #endif
 
 #ifndef RWF_NOFS
-#define RWF_NOFS			0x00000100	/* provisional */
+#define RWF_NOFS			0x00002000
 #endif
 #ifndef RWF_NOIO
-#define RWF_NOIO			0x00000200	/* provisional */
+#define RWF_NOIO			0x00004000
 #endif
 #ifndef RWF_LOCAL_THROTTLE
-#define RWF_LOCAL_THROTTLE		0x00000400	/* provisional */
+#define RWF_LOCAL_THROTTLE		0x00008000
 #endif
 
 #define UBLK_IO_F_SCOPE_MASK \
