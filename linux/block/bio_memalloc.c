@@ -222,22 +222,6 @@ static inline void bio_scope_count(struct bio_scope_adopter *a,
 	this_cpu_inc(a->stats->count[stat]);
 }
 
-/**
- * bio_scope_adopt - serve a command under its bio scope
- * @a: the servicer's registered adopter
- * @scope: the command's scope: bi_opf, cmd_flags or REQ_SCOPE_* bits
- *
- * Applies, to the current task, what @a's effective mode asks for: nothing
- * ("off"), PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE ("blanket"), or
- * bio_scope_to_pflags(@scope) ("scoped").  Must be paired with
- * bio_scope_restore() in the same task.  Nests: each level restores only
- * the flags it added itself.  The task is marked as serving @a for the
- * recursion detector, in every mode; when adopters nest in one task, the
- * outermost is charged.
- *
- * Context: task context.
- * Return: an opaque value for bio_scope_restore().
- */
 /*
  * Count a served command and work out what @mode applies to it: the
  * REQ_SCOPE_* bits (blanket: NOIO | WB, scoped: the command's own, off:
@@ -264,6 +248,22 @@ static blk_opf_t bio_scope_account(struct bio_scope_adopter *a,
 	}
 }
 
+/**
+ * bio_scope_adopt - serve a command under its bio scope
+ * @a: the servicer's registered adopter
+ * @scope: the command's scope: bi_opf, cmd_flags or REQ_SCOPE_* bits
+ *
+ * Applies, to the current task, what @a's effective mode asks for: nothing
+ * ("off"), PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE ("blanket"), or
+ * bio_scope_to_pflags(@scope) ("scoped").  Must be paired with
+ * bio_scope_restore() in the same task.  Nests: each level restores only
+ * the flags it added itself.  The task is marked as serving @a for the
+ * recursion detector, in every mode; when adopters nest in one task, the
+ * outermost is charged.
+ *
+ * Context: task context.
+ * Return: an opaque value for bio_scope_restore().
+ */
 unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope)
 {
 	enum bio_scope_mode mode = bio_scope_effective_mode(a);
