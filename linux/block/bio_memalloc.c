@@ -348,29 +348,21 @@ void bio_scope_restore(struct bio_scope_adopter *a, unsigned int saved)
 }
 EXPORT_SYMBOL_GPL(bio_scope_restore);
 
-#ifdef CONFIG_BIO_SCOPE_DETECTOR
-static const char *const bio_scope_rec_names[] = {
-	[BIO_SCOPE_REC_SHRINKER]	 = "shrinker",
-	[BIO_SCOPE_REC_WRITEBACK_WAIT]	 = "writeback_wait",
-	[BIO_SCOPE_REC_RECLAIM_THROTTLE] = "reclaim_throttle",
-	[BIO_SCOPE_REC_DIRTY_THROTTLE]	 = "dirty_throttle",
-};
-
-static_assert(ARRAY_SIZE(bio_scope_rec_names) == BIO_SCOPE_REC_NR);
-
 DEFINE_STATIC_KEY_FALSE(bio_scope_server_key);
 EXPORT_SYMBOL_GPL(bio_scope_server_key);
 static LIST_HEAD(bio_scope_servers);
 
 /**
- * bio_scope_server_attach - count recursion of a userspace server
+ * bio_scope_server_attach - record the userspace server of an adopter
  * @s: server, embedded in the driver's device
  * @a: the driver's registered adopter
  * @busy: whether the server has commands outstanding, or NULL
  *
  * Records the current task's thread group as the server of @a: from now
- * on, recursion events of its threads are counted for @a while @busy(@s)
- * is true, whether or not the server applies scopes.  Call it in the
+ * on the kernel vouches for it (bio_scope_server_vouch()), and, with
+ * CONFIG_BIO_SCOPE_DETECTOR, recursion events of its threads are counted
+ * for @a while @busy(@s) is true, whether or not the server applies
+ * scopes.  Call it in the
  * server's context, e.g. when it opens the device it serves.  Does
  * nothing if @s is already attached.
  *
@@ -394,7 +386,7 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 EXPORT_SYMBOL_GPL(bio_scope_server_attach);
 
 /**
- * bio_scope_server_detach - stop counting recursion of a userspace server
+ * bio_scope_server_detach - forget the userspace server of an adopter
  * @s: server attached with bio_scope_server_attach(), or not attached
  *
  * Waits for lookups of @s to finish: @s may be freed or attached again
@@ -451,6 +443,16 @@ bool bio_scope_server_vouch(void)
 	rcu_read_unlock();
 	return found;
 }
+
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+static const char *const bio_scope_rec_names[] = {
+	[BIO_SCOPE_REC_SHRINKER]	 = "shrinker",
+	[BIO_SCOPE_REC_WRITEBACK_WAIT]	 = "writeback_wait",
+	[BIO_SCOPE_REC_RECLAIM_THROTTLE] = "reclaim_throttle",
+	[BIO_SCOPE_REC_DIRTY_THROTTLE]	 = "dirty_throttle",
+};
+
+static_assert(ARRAY_SIZE(bio_scope_rec_names) == BIO_SCOPE_REC_NR);
 
 /* The adopter a busy userspace server in current's thread group serves. */
 static struct bio_scope_adopter *bio_scope_server_lookup(void)

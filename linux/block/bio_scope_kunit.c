@@ -6,6 +6,7 @@
 #include <linux/bio.h>
 #include <linux/bio_scope.h>
 #include <linux/blk-mq.h>
+#include <linux/cred.h>
 #include <linux/gfp.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -791,6 +792,33 @@ static void bio_scope_test_rwf(struct kunit *test)
 	k.ki_flags = IOCB_DIRECT;
 	KUNIT_EXPECT_EQ(test, kiocb_scope_enter(&k), 0);
 	KUNIT_EXPECT_EQ(test, current->flags & pf, 0);
+
+	/* Without CAP_SYS_RESOURCE, local throttling is refused... */
+	{
+		struct bio_scope_test_ctx *ctx = test->priv;
+		struct bio_scope_server srv = {};
+		const struct cred *old;
+		struct cred *cred;
+
+		cred = prepare_creds();
+		KUNIT_ASSERT_NOT_NULL(test, cred);
+		cap_lower(cred->cap_effective, CAP_SYS_RESOURCE);
+		old = override_creds(cred);
+		k.ki_flags = 0;
+		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_LOCAL_THROTTLE,
+							 WRITE), -EPERM);
+		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_NOIO, WRITE),
+				0);
+		/* ...unless the kernel vouches for a device's server. */
+		bio_scope_server_attach(&srv, &ctx->a, NULL);
+		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_LOCAL_THROTTLE,
+							 WRITE), 0);
+		bio_scope_server_detach(&srv);
+		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_LOCAL_THROTTLE,
+							 WRITE), -EPERM);
+		revert_creds(old);
+		put_cred(cred);
+	}
 
 	/* Bits this kernel does not know keep failing as they always did. */
 	k.ki_flags = 0;

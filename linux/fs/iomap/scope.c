@@ -23,14 +23,23 @@
  */
 blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
 {
+	blk_opf_t scope;
+
 	if (!bio_scope_enabled())
 		return BIO_SCOPE_NONE;
+	scope = bio_scope_from_task(current->flags);
 	/*
-	 * Hook: no IOCB_* flag carries a scope yet.  One that did (say, an
-	 * io_uring or aio request issued on behalf of a scoped context) would
-	 * be translated here and ORed in.
+	 * RWF_NOFS and friends: usually the caller entered the scope already
+	 * (kiocb_scope_enter()), but a kiocb copied by a stacking filesystem
+	 * (backing files, cachefiles) reaches here without it.
 	 */
-	return bio_scope_from_task(current->flags);
+	if (iocb->ki_flags & IOCB_SCOPE_NOIO)
+		scope |= BIO_SCOPE_NOIO;
+	else if (iocb->ki_flags & IOCB_SCOPE_NOFS)
+		scope |= BIO_SCOPE_NOFS;
+	if (iocb->ki_flags & IOCB_LOCAL_THROTTLE)
+		scope |= BIO_SCOPE_WB;
+	return scope;
 }
 EXPORT_SYMBOL_GPL(iomap_dio_scope);
 

@@ -478,9 +478,11 @@ struct pid;
  *
  * A userspace servicer (tcmu-runner, a ublk server) never calls
  * bio_scope_adopt(): it does not know about scopes, or applies them itself.
- * The kernel still knows which process serves a device, so the recursion
- * detector counts the events of the server's threads while @busy says it
- * has commands outstanding.  Attach with bio_scope_server_attach().
+ * The kernel still knows which process serves a device: it vouches for it
+ * (bio_scope_server_vouch(), e.g. RWF_LOCAL_THROTTLE without
+ * CAP_SYS_RESOURCE), and the recursion detector counts the events of the
+ * server's threads while @busy says it has commands outstanding.  Attach
+ * with bio_scope_server_attach().
  */
 struct bio_scope_server {
 	struct bio_scope_adopter *adopter;
@@ -490,15 +492,27 @@ struct bio_scope_server {
 	bool attached;
 };
 
-#ifdef CONFIG_BIO_SCOPE_DETECTOR
+#ifdef CONFIG_BIO_SCOPE
 DECLARE_STATIC_KEY_FALSE(bio_scope_server_key);
 
-void __bio_scope_note_recursion(enum bio_scope_recursion kind);
 void bio_scope_server_attach(struct bio_scope_server *s,
 			     struct bio_scope_adopter *a,
 			     bool (*busy)(struct bio_scope_server *s));
 void bio_scope_server_detach(struct bio_scope_server *s);
 bool bio_scope_server_vouch(void);
+#else
+static inline void bio_scope_server_attach(struct bio_scope_server *s,
+					   struct bio_scope_adopter *a,
+					   bool (*busy)(struct bio_scope_server *s))
+{
+}
+
+static inline void bio_scope_server_detach(struct bio_scope_server *s) { }
+static inline bool bio_scope_server_vouch(void) { return false; }
+#endif /* CONFIG_BIO_SCOPE */
+
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+void __bio_scope_note_recursion(enum bio_scope_recursion kind);
 
 /*
  * Is the current task serving an adopter?  In-kernel servicers mark the
@@ -540,14 +554,6 @@ static inline void bio_scope_task_init(struct task_struct *p)
 	p->bio_scope_serving = NULL;
 }
 #else
-static inline void bio_scope_server_attach(struct bio_scope_server *s,
-					   struct bio_scope_adopter *a,
-					   bool (*busy)(struct bio_scope_server *s))
-{
-}
-
-static inline void bio_scope_server_detach(struct bio_scope_server *s) { }
-static inline bool bio_scope_server_vouch(void) { return false; }
 static inline bool bio_scope_serving(void) { return false; }
 static inline void bio_scope_note_shrinker(gfp_t gfp_mask) { }
 static inline void bio_scope_note_writeback_wait(void) { }
