@@ -283,6 +283,7 @@ static void bio_scope_test_writeback_from_reclaim(struct kunit *test)
 
 static void bio_scope_test_iomap(struct kunit *test)
 {
+	struct kiocb iocb = {};
 	struct bio *bio;
 	blk_opf_t scope;
 	unsigned int f;
@@ -291,11 +292,17 @@ static void bio_scope_test_iomap(struct kunit *test)
 		kunit_skip(test, "CONFIG_FS_IOMAP is off");
 
 	/* Direct IO: the caller's scope, captured at iomap_dio_rw() time... */
-	KUNIT_EXPECT_EQ(test, iomap_dio_scope(NULL), BIO_SCOPE_NONE);
+	KUNIT_EXPECT_EQ(test, iomap_dio_scope(&iocb), BIO_SCOPE_NONE);
 	f = memalloc_noio_save();
-	scope = iomap_dio_scope(NULL);
+	scope = iomap_dio_scope(&iocb);
 	memalloc_noio_restore(f);
 	KUNIT_EXPECT_EQ(test, scope, NOIO);
+	/* The kiocb's own RWF scope, when the caller did not enter it. */
+	iocb.ki_flags = IOCB_SCOPE_NOFS | IOCB_LOCAL_THROTTLE;
+	KUNIT_EXPECT_EQ(test, iomap_dio_scope(&iocb), NOFS | WB);
+	iocb.ki_flags = IOCB_SCOPE_NOFS | IOCB_SCOPE_NOIO;
+	KUNIT_EXPECT_EQ(test, iomap_dio_scope(&iocb), NOIO);
+	iocb.ki_flags = 0;
 	/* ...stamped on a bio later, from a context in no scope. */
 	bio = test_bio(test, REQ_OP_WRITE | REQ_SYNC | REQ_IDLE);
 	iomap_dio_scope_bio(bio, scope);
