@@ -1,0 +1,240 @@
+# shellcheck shell=bash
+# Host half of bench/loop-matrix and bench/stack-matrix, sourced by them.
+#
+# The caller sets the matrix defaults, then calls matrix_main "$@":
+#   M_NAME M_DESC M_USAGE          name, one-line description, usage text (for --help)
+#   M_STACKS                       stacks run in each boot (see lib/matrix-guest.sh)
+#   M_JOBS M_JOBS_QUICK            "RW:BS ..." full and --quick job lists
+#   M_DIRECTS M_DIRECTS_QUICK      fio direct= values
+#   M_SIZE M_SIZE_QUICK            fio file size
+#   M_PRESSURE                     memcg memory.max of the pressure cells
+#   M_DISK M_MEM                   scratch disk (NAME:SIZE) and guest RAM
+#   M_CELL_TIMEOUT                 seconds a cell may take beyond runtime+ramp in the guest
+#   M_STACK_OPT                    1: --stacks is accepted
+#
+# One VM per mode (scripts/vm; it serialises VMs and kernel builds through its lock), each
+# running every cell of the matrix. The per-VM results (console.log, rows.jsonl, fio JSON)
+# stay in results/NAME-TIME/MODE/; the summary goes to bench/results/NAME.{json,png}
+# (--quick: into the run directory, so a quick run never replaces the published numbers).
+
+M_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+m_stamp() { printf '[%s %s] %s\n' "$M_NAME" "$(date +%T)" "$*"; }
+m_die() { printf '%s: error: %s\n' "$M_NAME" "$*" >&2; exit 2; }
+
+m_size_ok() { [[ "$1" =~ ^[0-9]+[KMG]?$ ]]; }
+
+# Other VMs or compilers on this 2-core host skew the numbers (a lead's kernel build may
+# use its own lock). Count them (read-only pgrep, our own VM excluded by its pid).
+m_busy() {
+	{ pgrep -f '^(qemu-system|/usr/lib/gcc/[^ ]*/cc1 |ld )' || true; } | { grep -vx "${1:-0}" || true; } | wc -l
+}
+# m_wait_quiet MAX: wait up to MAX s for the host to be quiet.
+m_wait_quiet() {
+	local max=$1 waited=0 n
+	n=$(m_busy)
+	[ "$n" = 0 ] && return 0
+	m_stamp "host busy ($n other qemu/compiler processes, load $(cut -d' ' -f1 /proc/loadavg)): waiting up to $max s for quiet"
+	while [ "$waited" -lt "$max" ]; do
+		sleep 10; waited=$((waited + 10))
+		n=$(m_busy)
+		[ "$n" = 0 ] && { m_stamp "host quiet after $waited s"; return 0; }
+	done
+	m_stamp "warning: host still busy after $max s ($n processes); running anyway, numbers may be skewed"
+}
+
+matrix_main() {
+	local quick=0 reps=1 rt=8 ramp=2 modes="off blanket scoped" out="" json="" summarize_only=""
+	local jobs="" directs="" size="" pressures="" stacks=$M_STACKS vm_timeout="" cell_timeout=$M_CELL_TIMEOUT
+	local mem=$M_MEM hung=60 dry=0 dirty=${BIOSCOPE_DIRTY_BYTES:-} quiet="" stall=60
+	local rt_set=0 ramp_set=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		-h|--help) printf '%s\n' "$M_USAGE"; exit 0 ;;
+		--quick) quick=1; shift ;;
+		--reps) reps=${2:-}; shift 2 || m_die "--reps needs a value" ;;
+		--runtime) rt=${2:-}; rt_set=1; shift 2 || m_die "--runtime needs a value" ;;
+		--ramp) ramp=${2:-}; ramp_set=1; shift 2 || m_die "--ramp needs a value" ;;
+		--modes) modes=${2:-}; shift 2 || m_die "--modes needs a value" ;;
+		--jobs) jobs=${2:-}; shift 2 || m_die "--jobs needs a value" ;;
+		--direct) directs=${2:-}; shift 2 || m_die "--direct needs a value" ;;
+		--size) size=${2:-}; shift 2 || m_die "--size needs a value" ;;
+		--pressure) pressures=${2:-}; shift 2 || m_die "--pressure needs a value" ;;
+		--stacks)
+			[ "${M_STACK_OPT:-0}" = 1 ] || m_die "--stacks is not an option of $M_NAME"
+			stacks=${2:-}; shift 2 || m_die "--stacks needs a value" ;;
+		--mem) mem=${2:-}; shift 2 || m_die "--mem needs a value" ;;
+		--cell-timeout) cell_timeout=${2:-}; shift 2 || m_die "--cell-timeout needs a value" ;;
+		--vm-timeout) vm_timeout=${2:-}; shift 2 || m_die "--vm-timeout needs a value" ;;
+		--hung-timeout) hung=${2:-}; shift 2 || m_die "--hung-timeout needs a value" ;;
+		--dirty-bytes) dirty=${2:-}; shift 2 || m_die "--dirty-bytes needs a value" ;;
+		--wait-quiet) quiet=${2:-}; shift 2 || m_die "--wait-quiet needs seconds" ;;
+		--stall) stall=${2:-}; shift 2 || m_die "--stall needs seconds" ;;
+		--out) out=${2:-}; shift 2 || m_die "--out needs a value" ;;
+		--json) json=${2:-}; shift 2 || m_die "--json needs a value" ;;
+		--summarize) summarize_only=${2:-}; shift 2 || m_die "--summarize needs a run directory" ;;
+		--dry-run) dry=1; shift ;;
+		*) m_die "unknown option '$1' (see --help)" ;;
+		esac
+	done
+
+	if [ -n "$summarize_only" ]; then
+		[ -f "$summarize_only/config.json" ] || m_die "$summarize_only has no config.json (not a $M_NAME run directory)"
+		[ -n "$json" ] || json=$summarize_only/$M_NAME.json
+		python3 "$M_TOP/bench/lib/matrix.py" "$summarize_only" "$json"
+		exit $?
+	fi
+
+	if [ $quick = 1 ]; then
+		[ $rt_set = 1 ] || rt=3
+		[ $ramp_set = 1 ] || ramp=1
+		: "${jobs:=$M_JOBS_QUICK}" "${directs:=$M_DIRECTS_QUICK}" "${size:=$M_SIZE_QUICK}"
+	fi
+	: "${jobs:=$M_JOBS}" "${directs:=$M_DIRECTS}" "${size:=$M_SIZE}" "${pressures:=none $M_PRESSURE}"
+
+	# --- validate ---
+	[[ "$reps" =~ ^[1-9][0-9]*$ ]] || m_die "--reps wants a positive integer, got '$reps'"
+	[[ "$rt" =~ ^[1-9][0-9]*$ ]] || m_die "--runtime wants whole seconds > 0, got '$rt'"
+	[[ "$ramp" =~ ^[0-9]+$ ]] || m_die "--ramp wants whole seconds, got '$ramp'"
+	[[ "$cell_timeout" =~ ^[1-9][0-9]*$ ]] || m_die "--cell-timeout wants seconds, got '$cell_timeout'"
+	[[ "$hung" =~ ^[1-9][0-9]*$ ]] || m_die "--hung-timeout wants seconds, got '$hung'"
+	[[ "$stall" =~ ^[1-9][0-9]*$ ]] || m_die "--stall wants seconds, got '$stall'"
+	m_size_ok "$size" || m_die "--size wants e.g. 32M, got '$size'"
+	[ -z "$dirty" ] || m_size_ok "$dirty" || m_die "--dirty-bytes wants e.g. 2M, got '$dirty'"
+	if [ -z "$quiet" ]; then if [ $quick = 1 ]; then quiet=0; else quiet=1800; fi; fi
+	[[ "$quiet" =~ ^[0-9]+$ ]] || m_die "--wait-quiet wants seconds, got '$quiet'"
+	local m j d p s
+	[ -n "$modes" ] || m_die "--modes is empty"
+	for m in $modes; do
+		case "$m" in off|blanket|scoped) ;; *) m_die "unknown mode '$m' (off, blanket, scoped)" ;; esac
+	done
+	[ "$(tr ' ' '\n' <<< "$modes" | grep -v '^$' | sort | uniq -d)" = "" ] || m_die "--modes lists a mode twice"
+	for j in $jobs; do
+		[[ "$j" =~ ^(read|write|randread|randwrite|rw|randrw):[0-9]+[kKmM]?$ ]] ||
+			m_die "bad job '$j': want RW:BS, RW one of read write randread randwrite rw randrw, e.g. randwrite:4k"
+	done
+	for d in $directs; do [[ "$d" =~ ^[01]$ ]] || m_die "--direct wants '0', '1' or '0 1', got '$directs'"; done
+	for p in $pressures; do
+		[ "$p" = none ] || m_size_ok "$p" || m_die "--pressure wants memcg sizes or 'none' (e.g. 'none 64M'), got '$p'"
+	done
+	for s in $stacks; do
+		case "$s" in ceiling) ;; loop|ublk|tcmu-zbc) [ -f "$M_TOP/tests/stacked/$s" ] || m_die "no rig tests/stacked/$s" ;;
+		*) m_die "unknown stack '$s' (loop, ublk, tcmu-zbc, ceiling)" ;; esac
+	done
+	[ -n "$vm_timeout" ] && { [[ "$vm_timeout" =~ ^[1-9][0-9]*$ ]] || m_die "--vm-timeout wants seconds"; }
+
+	local kernel=${BIOSCOPE_KERNEL:-${BIOSCOPE_BUILD:-$M_TOP/build}/kbuild/arch/x86/boot/bzImage}
+	[ -f "$kernel" ] || m_die "no kernel at $kernel: run scripts/build-kernel (or set BIOSCOPE_KERNEL)"
+	command -v qemu-system-x86_64 >/dev/null || m_die "qemu-system-x86_64 missing: run scripts/install-deps"
+	command -v python3 >/dev/null || m_die "python3 missing"
+	command -v gnuplot >/dev/null || m_stamp "warning: gnuplot missing, no PNG (apt-get install gnuplot-nox)"
+
+	local nj nd np ns ncell
+	nj=$(wc -w <<< "$jobs") nd=$(wc -w <<< "$directs") np=$(wc -w <<< "$pressures") ns=$(wc -w <<< "$stacks")
+	ncell=$((nj * nd * np * reps))
+	# boot + per-stack setup + cells (fio, end_fsync, sync, drop_caches) with TCG slack
+	local vm_timeout_set=$vm_timeout
+	[ -n "$vm_timeout" ] || vm_timeout=$((300 + ns * 180 + ns * ncell * (rt + ramp + 45)))
+
+	local stamp_t
+	stamp_t=$(date +%Y%m%d-%H%M%S)
+	[ -n "$out" ] || out=$M_TOP/results/$M_NAME-$stamp_t
+	if [ -z "$json" ]; then
+		if [ $quick = 1 ]; then json=$out/$M_NAME.json; else json=$M_TOP/bench/results/$M_NAME.json; fi
+	fi
+	local nmodes
+	nmodes=$(wc -w <<< "$modes")
+	m_stamp "$M_DESC"
+	m_stamp "modes: $modes | stacks: $stacks | jobs: $jobs | direct: $directs | pressure: $pressures"
+	m_stamp "$((ncell * ns)) cells per VM x $nmodes VMs, runtime ${rt}+${ramp} s ramp, size $size, reps $reps, dirty limits ${dirty:-kernel default}$( [ $quick = 1 ] && echo ', QUICK')"
+	m_stamp "kernel $kernel (build dir ${BIOSCOPE_BUILD:-$M_TOP/build}); VM timeout $vm_timeout s; run dir $out"
+	[ $dry = 1 ] && { m_stamp "dry run: nothing booted"; exit 0; }
+
+	mkdir -p "$out" || m_die "cannot create $out"
+	out=$(cd "$out" && pwd)
+	: > "$out/vms.jsonl"
+	python3 - "$out/config.json" <<-EOF
+	import json, sys
+	json.dump({"name": "$M_NAME", "description": "$M_DESC", "quick": bool($quick),
+	           "modes": "$modes".split(), "stacks": "$stacks".split(), "jobs": "$jobs".split(),
+	           "directs": [int(x) for x in "$directs".split()], "pressures": "$pressures".split(),
+	           "reps": $reps, "runtime": $rt, "ramp": $ramp, "size": "$size", "mem": "$mem",
+	           "disk": "$M_DISK", "dirty_bytes": "${dirty:-default}", "cell_timeout": $cell_timeout, "stall": $stall, "hung_timeout": $hung,
+	           "kernel": "$kernel", "build": "${BIOSCOPE_BUILD:-$M_TOP/build}",
+	           "git": "$(git -C "$M_TOP" describe --always --dirty 2>/dev/null || echo unknown)",
+	           "started": "$stamp_t",
+	           "fio_engines": {"buffered": "psync iodepth 1", "direct": "libaio iodepth 8"},
+	           "notes": "time_based; end_fsync=1 on writes (its time counts); sync + drop_caches before each cell; "
+	                    "servicer and fio in one memcg, memory.max per cell"}, open(sys.argv[1], "w"), indent=1)
+	EOF
+
+	local others load t_all i=0 mode vmout t0 rc verdict vmpid part plabel remaining started left n_left tmo
+	t_all=$(date +%s)
+	for mode in $modes; do
+		i=$((i + 1))
+		remaining=$stacks part=1
+		# One VM per mode; if a stack wedges the guest (it powers off, or the VM dies), the
+		# stacks it did not start get a fresh VM ("MODE.2", ...), so one wedged stack does
+		# not cost the others their numbers.
+		while [ -n "$remaining" ]; do
+			vmout=$out/$mode
+			[ $part = 1 ] || vmout=$out/$mode.$part
+			mkdir -p "$vmout"
+			plabel=""
+			[ $part = 1 ] || plabel=" part $part"
+			n_left=$(wc -w <<< "$remaining")
+			tmo=$vm_timeout
+			[ -n "$vm_timeout_set" ] || tmo=$((300 + n_left * 180 + n_left * ncell * (rt + ramp + 45)))
+			m_stamp "VM $i/$nmodes$plabel: mode=$mode, stacks: $remaining, $((ncell * n_left)) cells, timeout $tmo s (log $vmout/console.log)"
+			m_wait_quiet "$quiet"
+			t0=$(date +%s)
+			BIOSCOPE_MODE=$mode BIOSCOPE_BENCH_NAME=$M_NAME BIOSCOPE_BENCH_JOBS=$jobs \
+			BIOSCOPE_BENCH_DIRECTS=$directs BIOSCOPE_BENCH_PRESSURES=$pressures \
+			BIOSCOPE_BENCH_REPS=$reps BIOSCOPE_BENCH_RUNTIME=$rt BIOSCOPE_BENCH_RAMP=$ramp \
+			BIOSCOPE_BENCH_SIZE=$size BIOSCOPE_BENCH_CELL_TIMEOUT=$cell_timeout BIOSCOPE_HUNG_TIMEOUT=$hung \
+			BIOSCOPE_DIRTY_BYTES=$dirty BIOSCOPE_BENCH_NOPROGRESS=$stall \
+				"$M_TOP/scripts/vm" --mem "$mem" --disk "$M_DISK" --timeout "$tmo" --out "$vmout" \
+				-- "$M_TOP/bench/lib/matrix-guest.sh" $remaining 2>"$vmout/vm.stderr" &
+			vmpid=$!
+			# sample host contention while the VM runs (max over 15 s samples)
+			( busy_max=0
+			  while kill -0 "$vmpid" 2>/dev/null; do
+				n=$(m_busy "$(pgrep -f "^qemu-system.*$vmout/console.log" | head -1)")
+				[ "$n" -gt "$busy_max" ] && busy_max=$n && echo "$busy_max" > "$vmout/host-busy-max"
+				sleep 15
+			  done ) &
+			# live progress: the guest's "[bench ..." lines from the console log
+			# (tail exits 1 when the log did not exist yet at its start: VMs wait for the lock)
+			tail --pid="$vmpid" -n +1 -F "$vmout/console.log" 2>/dev/null |
+				grep -a --line-buffered '^\[bench ' | sed -u 's/\r$//; s/^/    /' || true
+			rc=0
+			wait "$vmpid" || rc=$?
+			# Another VM or build running at the same time skews the numbers: say so.
+			others=$(cat "$vmout/host-busy-max" 2>/dev/null || echo 0)
+			load=$(cut -d' ' -f1-3 /proc/loadavg)
+			verdict=$(grep -a '^vm: ' "$vmout/vm.stderr" | tail -1 | sed 's/^vm: //')
+			grep -a -E '^vm: FAIL' "$vmout/vm.stderr" | sed 's/^/    /' || true
+			python3 -c 'import json,sys; print(json.dumps({"mode": sys.argv[1], "exit": int(sys.argv[2]), "secs": int(sys.argv[3]), "verdict": sys.argv[4], "dir": sys.argv[5], "stacks": sys.argv[6].split(), "host_loadavg_at_end": sys.argv[7], "host_busy_max": int(sys.argv[8] or 0)}))' \
+				"$mode" "$rc" "$(( $(date +%s) - t0 ))" "$verdict" "$vmout" "$remaining" "$load" "${others:-0}" >> "$out/vms.jsonl"
+			[ "${others:-0}" = 0 ] || m_stamp "warning: up to $others other qemu/compiler processes ran during this VM (load now $load): numbers skewed"
+			m_stamp "VM $i/$nmodes$plabel: mode=$mode done in $(( $(date +%s) - t0 )) s, exit $rc ($verdict)"
+			# stacks this VM started (a "stack-start" row); the rest need another VM
+			started=$(sed -n 's/.*"type":"stack-start".*"stack":"\([^"]*\)".*/\1/p' "$vmout/rows.jsonl" 2>/dev/null | tr '\n' ' ')
+			left=""
+			for s in $remaining; do
+				case " $started " in *" $s "*) ;; *) left+="${left:+ }$s" ;; esac
+			done
+			if [ -z "$started" ] || [ "$left" = "$remaining" ]; then
+				[ -z "$left" ] || m_stamp "VM for mode=$mode started no stack; not retrying ($left missing)"
+				break
+			fi
+			[ -z "$left" ] || m_stamp "mode=$mode: stacks not started in that VM: $left; booting another"
+			remaining=$left part=$((part + 1))
+		done
+	done
+	m_stamp "all VMs done in $(( $(date +%s) - t_all )) s; summary:"
+	python3 "$M_TOP/bench/lib/matrix.py" "$out" "$json"
+	rc=$?
+	[ $quick = 1 ] && [ "$json" = "$out/$M_NAME.json" ] && m_stamp "quick run: summary left in the run directory, bench/results untouched"
+	exit $rc
+}
