@@ -43,11 +43,32 @@ m_wait_quiet() {
 	m_stamp "warning: host still busy after $max s ($n processes); running anyway, numbers may be skewed"
 }
 
+# TERM a process and its descendants, by pid (leaves first).
+m_kill_tree() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do m_kill_tree "$c"; done
+	kill -TERM "$1" 2>/dev/null || true
+}
+
+# INT/TERM: stop our VM, record it, summarize what there is. M_* globals set by matrix_main.
+M_VMPID="" M_OUT="" M_JSON="" M_MODE="" M_VMOUT="" M_REMAINING="" M_T0=0
+m_on_signal() {
+	trap - INT TERM
+	m_stamp "interrupted: stopping the VM and summarizing what ran (resume with --resume $M_OUT)"
+	[ -n "$M_VMPID" ] && m_kill_tree "$M_VMPID"
+	if [ -n "$M_VMOUT" ]; then
+		python3 -c 'import json,sys; print(json.dumps({"mode": sys.argv[1], "exit": 130, "secs": int(sys.argv[2]), "verdict": "interrupted (INT/TERM to the bench script)", "dir": sys.argv[3], "stacks": sys.argv[4].split()}))' \
+			"$M_MODE" "$(( $(date +%s) - M_T0 ))" "$M_VMOUT" "$M_REMAINING" >> "$M_OUT/vms.jsonl"
+	fi
+	[ -n "$M_OUT" ] && [ -f "$M_OUT/config.json" ] && python3 "$M_TOP/bench/lib/matrix.py" "$M_OUT" "$M_JSON"
+	exit 130
+}
+
 matrix_main() {
 	local quick=0 reps=1 rt=8 ramp=2 modes="off blanket scoped" out="" json="" summarize_only=""
 	local jobs="" directs="" size="" pressures="" stacks=$M_STACKS vm_timeout="" cell_timeout=$M_CELL_TIMEOUT
 	local mem=$M_MEM hung=60 dry=0 dirty=${BIOSCOPE_DIRTY_BYTES:-} quiet="" stall=60
-	local rt_set=0 ramp_set=0
+	local rt_set=0 ramp_set=0 resume=""
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-h|--help) printf '%s\n' "$M_USAGE"; exit 0 ;;
@@ -73,6 +94,7 @@ matrix_main() {
 		--out) out=${2:-}; shift 2 || m_die "--out needs a value" ;;
 		--json) json=${2:-}; shift 2 || m_die "--json needs a value" ;;
 		--summarize) summarize_only=${2:-}; shift 2 || m_die "--summarize needs a run directory" ;;
+		--resume) resume=${2:-}; shift 2 || m_die "--resume needs a run directory" ;;
 		--dry-run) dry=1; shift ;;
 		*) m_die "unknown option '$1' (see --help)" ;;
 		esac
@@ -85,6 +107,13 @@ matrix_main() {
 		exit $?
 	fi
 
+	if [ -n "$resume" ]; then
+		[ -f "$resume/config.json" ] || m_die "$resume has no config.json (not a $M_NAME run directory)"
+		grep -q "\"name\": \"$M_NAME\"" "$resume/config.json" || m_die "$resume is not a $M_NAME run"
+		# the run's own matrix; only --wait-quiet, --vm-timeout and --json apply
+		eval "$(python3 "$M_TOP/bench/lib/matrix.py" --config-sh "$resume")"
+		out=$resume rt_set=1 ramp_set=1
+	fi
 	if [ $quick = 1 ]; then
 		[ $rt_set = 1 ] || rt=3
 		[ $ramp_set = 1 ] || ramp=1
@@ -152,6 +181,16 @@ matrix_main() {
 
 	mkdir -p "$out" || m_die "cannot create $out"
 	out=$(cd "$out" && pwd)
+	M_OUT=$out M_JSON=$json
+	trap m_on_signal INT TERM
+	# what each mode still has to run: everything, or (--resume) the stacks without an end row
+	local plan
+	if [ -n "$resume" ]; then
+		plan=$(python3 "$M_TOP/bench/lib/matrix.py" --status "$out")
+		m_stamp "resuming $out:"
+		sed 's/^\([a-z]*\) [0-9]* *$/    \1: complete/; s/^\([a-z]*\) \([0-9]*\) \(..*\)$/    \1: run \3 (part \2)/' <<< "$plan"
+	else
+	plan=$(for m in $modes; do echo "$m 1 $stacks"; done)
 	: > "$out/vms.jsonl"
 	python3 - "$out/config.json" <<-EOF
 	import json, sys
@@ -167,21 +206,23 @@ matrix_main() {
 	           "notes": "time_based; end_fsync=1 on writes (its time counts); sync + drop_caches before each cell; "
 	                    "servicer and fio in one memcg, memory.max per cell"}, open(sys.argv[1], "w"), indent=1)
 	EOF
+	fi
 
 	local others load t_all i=0 mode vmout t0 rc verdict vmpid part plabel remaining started left n_left tmo
 	t_all=$(date +%s)
 	for mode in $modes; do
 		i=$((i + 1))
-		remaining=$stacks part=1
+		read -r _ part remaining <<< "$(grep "^$mode " <<< "$plan")"
+		[ -n "$remaining" ] || continue
 		# One VM per mode; if a stack wedges the guest (it powers off, or the VM dies), the
 		# stacks it did not start get a fresh VM ("MODE.2", ...), so one wedged stack does
 		# not cost the others their numbers.
 		while [ -n "$remaining" ]; do
 			vmout=$out/$mode
-			[ $part = 1 ] || vmout=$out/$mode.$part
+			[ "$part" = 1 ] || vmout=$out/$mode.$part
 			mkdir -p "$vmout"
 			plabel=""
-			[ $part = 1 ] || plabel=" part $part"
+			[ "$part" = 1 ] || plabel=" part $part"
 			n_left=$(wc -w <<< "$remaining")
 			tmo=$vm_timeout
 			[ -n "$vm_timeout_set" ] || tmo=$((300 + n_left * 180 + n_left * ncell * (rt + ramp + 45)))
@@ -196,6 +237,7 @@ matrix_main() {
 				"$M_TOP/scripts/vm" --mem "$mem" --disk "$M_DISK" --timeout "$tmo" --out "$vmout" \
 				-- "$M_TOP/bench/lib/matrix-guest.sh" $remaining 2>"$vmout/vm.stderr" &
 			vmpid=$!
+			M_VMPID=$vmpid M_MODE=$mode M_VMOUT=$vmout M_REMAINING=$remaining M_T0=$t0
 			# sample host contention while the VM runs (max over 15 s samples)
 			( busy_max=0
 			  while kill -0 "$vmpid" 2>/dev/null; do
@@ -205,10 +247,13 @@ matrix_main() {
 			  done ) &
 			# live progress: the guest's "[bench ..." lines from the console log
 			# (tail exits 1 when the log did not exist yet at its start: VMs wait for the lock)
-			tail --pid="$vmpid" -n +1 -F "$vmout/console.log" 2>/dev/null |
-				grep -a --line-buffered '^\[bench ' | sed -u 's/\r$//; s/^/    /' || true
+			# (in the background: a trapped INT/TERM interrupts "wait", not a foreground pipe)
+			{ tail --pid="$vmpid" -n +1 -F "$vmout/console.log" 2>/dev/null |
+				grep -a --line-buffered '^\[bench ' | sed -u 's/\r$//; s/^/    /' || true; } &
 			rc=0
 			wait "$vmpid" || rc=$?
+			wait $! 2>/dev/null || true
+			M_VMPID="" M_VMOUT=""
 			# Another VM or build running at the same time skews the numbers: say so.
 			others=$(cat "$vmout/host-busy-max" 2>/dev/null || echo 0)
 			load=$(cut -d' ' -f1-3 /proc/loadavg)

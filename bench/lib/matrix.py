@@ -115,21 +115,55 @@ def scope_check(mode, stack, delta, servicer):
     return {"ok": not problems, "detail": detail, "problems": problems}
 
 
+def part_dirs(run, mode):
+    """MODE/, MODE.2/, ...: the VMs of one mode, in order (a later part runs the stacks an
+    earlier VM did not start or, with --resume, did not finish)."""
+    ds = [d for d in os.listdir(run) if os.path.isdir(os.path.join(run, d)) and
+          (d == mode or (d.startswith(mode + ".") and d[len(mode) + 1:].isdigit()))]
+    return sorted(ds, key=lambda d: int(d[len(mode) + 1:]) if d != mode else 1)
+
+
+def stack_rows_of(run, mode):
+    """stack -> its rows from the last VM of MODE that started it."""
+    out = {}
+    for d in part_dirs(run, mode):
+        per = {}
+        for r in load_jsonl(os.path.join(run, d, "rows.jsonl")):
+            if "stack" in r and r.get("type") in ("stack-start", "stack", "cell"):
+                per.setdefault(r["stack"], []).append(r)
+        for stack, rs in per.items():
+            if any(r["type"] == "stack-start" for r in rs):
+                out[stack] = rs
+    return out
+
+
+def status(run):
+    """For --resume: per mode, the next part number and the stacks still to run (never
+    started, or started in a VM that died before the stack's end row)."""
+    cfg = json.load(open(os.path.join(run, "config.json")))
+    for mode in cfg["modes"]:
+        done = {st for st, rs in stack_rows_of(run, mode).items() if any(r["type"] == "stack" for r in rs)}
+        todo = [st for st in cfg["stacks"] if st not in done]
+        parts = part_dirs(run, mode)
+        nxt = 1 if not parts else max(int(d[len(mode) + 1:]) if d != mode else 1 for d in parts) + 1
+        print(mode, nxt, " ".join(todo))
+
+
 def summarize(run):
     cfg = json.load(open(os.path.join(run, "config.json")))
     vms = load_jsonl(os.path.join(run, "vms.jsonl"))
     rows, stack_rows, vm_rows = [], {}, {}
     for mode in cfg["modes"]:
-        # MODE/, then MODE.2/, ... (a fresh VM for the stacks a wedged one did not start)
-        dirs = sorted((d for d in os.listdir(run) if d == mode or d.startswith(mode + ".")),
-                      key=lambda d: int(d.split(".")[1]) if "." in d else 1)
-        for r in (r for d in dirs for r in load_jsonl(os.path.join(run, d, "rows.jsonl"))):
-            if r.get("type") == "cell":
-                rows.append(r)
-            elif r.get("type") == "stack":
-                stack_rows[(mode, r["stack"])] = r
-            elif r.get("type") == "vm":
-                vm_rows.setdefault(mode, r)
+        for stack, rs in stack_rows_of(run, mode).items():
+            for r in rs:
+                if r.get("type") == "cell":
+                    rows.append(r)
+                elif r.get("type") == "stack":
+                    stack_rows[(mode, stack)] = r
+        for d in part_dirs(run, mode):
+            for r in load_jsonl(os.path.join(run, d, "rows.jsonl")):
+                if r.get("type") == "vm":
+                    vm_rows.setdefault(mode, r)
 
     keys = []
     for stack in cfg["stacks"]:
@@ -408,6 +442,22 @@ def main(argv):
     if len(argv) < 3 or argv[1] in ("-h", "--help"):
         print(__doc__)
         return 0 if len(argv) > 1 and argv[1] in ("-h", "--help") else 2
+    if argv[1] == "--status":
+        status(argv[2])
+        return 0
+    if argv[1] == "--config-sh":
+        # shell assignments of a run's config, for --resume
+        c = json.load(open(os.path.join(argv[2], "config.json")))
+        q = lambda v: "'" + str(v).replace("'", "'\\''") + "'"
+        for k, v in (("modes", " ".join(c["modes"])), ("stacks", " ".join(c["stacks"])),
+                     ("jobs", " ".join(c["jobs"])), ("directs", " ".join(map(str, c["directs"]))),
+                     ("pressures", " ".join(c["pressures"])), ("reps", c["reps"]), ("rt", c["runtime"]),
+                     ("ramp", c["ramp"]), ("size", c["size"]), ("mem", c["mem"]), ("quick", int(c["quick"])),
+                     ("dirty", "" if c.get("dirty_bytes", "default") == "default" else c["dirty_bytes"]),
+                     ("cell_timeout", c["cell_timeout"]), ("stall", c.get("stall", 60)),
+                     ("hung", c["hung_timeout"])):
+            print("%s=%s" % (k, q(v)))
+        return 0
     run, out = argv[1], argv[2]
     png = out[:-5] + ".png" if out.endswith(".json") else out + ".png"
     if "--png" in argv:

@@ -30,15 +30,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef RWF_NOFS
-#define RWF_NOFS		0x00002000
-#endif
-#ifndef RWF_NOIO
-#define RWF_NOIO		0x00004000
-#endif
-#ifndef RWF_LOCAL_THROTTLE
-#define RWF_LOCAL_THROTTLE	0x00008000
-#endif
+#include "../ublk-scope/bioscope_uapi.h"
+
 #define RWF_UNKNOWN		0x00001000
 
 /* Shared with the unprivileged child, so one summary counts both. */
