@@ -188,7 +188,9 @@ matrix_main() {
 	if [ -n "$resume" ]; then
 		plan=$(python3 "$M_TOP/bench/lib/matrix.py" --status "$out")
 		m_stamp "resuming $out:"
-		sed 's/^\([a-z]*\) [0-9]* *$/    \1: complete/; s/^\([a-z]*\) \([0-9]*\) \(..*\)$/    \1: run \3 (part \2)/' <<< "$plan"
+		while read -r m p st; do
+			if [ -n "$st" ]; then echo "    $m: run $st (VM part $p)"; else echo "    $m: complete"; fi
+		done <<< "$plan"
 	else
 	plan=$(for m in $modes; do echo "$m 1 $stacks"; done)
 	: > "$out/vms.jsonl"
