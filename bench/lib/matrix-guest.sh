@@ -71,6 +71,12 @@ print(json.dumps(d))'
 HUNG_RE='blocked for more than'
 LOCKDEP_RE='possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lock held when returning|INFO: possible irq lock'
 WARN_RE='WARNING: |BUG: |Oops: |general protection fault'
+# KILL a process and its descendants (in_memcg's shell, fio, fio's job processes), by pid
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+	kill -KILL "$1" 2>/dev/null
+}
 # completed IOs and sectors over all block devices: unchanged = no IO progress anywhere
 io_progress() { awk '{s += $4 + $6 + $8 + $10} END {print s}' /proc/diskstats; }
 cg_oom() { awk '$1 == "oom_kill" {print $2}' "$CG/memory.events" 2>/dev/null || echo 0; }
@@ -147,8 +153,7 @@ run_cell() {
 			[ $((waited % 10)) = 0 ] && [ "$(dmesg_count "$HUNG_RE")" != "$h0" ]; } ||
 			[ "$still" -ge "$NOPROGRESS" ]; then
 			stuck=1
-			kill -KILL "$pid" 2>/dev/null
-			pkill -KILL -P "$pid" 2>/dev/null
+			kill_tree "$pid"
 			sleep 5
 			break
 		fi
