@@ -98,9 +98,9 @@ load_stack() {
 		TARGET=/mnt/upper/bench.dat
 		alive() { [ -z "${SRV_PID:-}" ] || kill -0 "$SRV_PID" 2>/dev/null; }
 		if [ "$1" = ublk ]; then
-			# The rig's UBLK_JOB is the pid of the backgrounded in_memcg subshell, not of
-			# ublk-scope: signal the server itself, and stop it (after the upper umount)
-			# before the rig's teardown, or it keeps the backing file busy.
+			# UBLK_JOB can be the in_memcg shell rather than ublk-scope: stop the server
+			# itself (after the upper umount) and wait until it has exited, before the
+			# rig's teardown unmounts the backing ext4 the server's file lives on.
 			eval "rig_$(declare -f teardown)"
 			teardown() {
 				umount /mnt/upper 2>/dev/null

@@ -29,18 +29,22 @@ m_size_ok() { [[ "$1" =~ ^[0-9]+[KMG]?$ ]]; }
 m_busy() {
 	{ pgrep -f '^(qemu-system|/usr/lib/gcc/[^ ]*/cc1 |ld )' || true; } | { grep -vx "${1:-0}" || true; } | wc -l
 }
-# m_wait_quiet MAX: wait up to MAX s for the host to be quiet.
+# m_wait_quiet MAX: wait up to MAX s until the host has been quiet for 60 s in a row (a
+# test run boots VMs back to back: a gap of a few seconds between two is not quiet).
 m_wait_quiet() {
-	local max=$1 waited=0 n
+	local max=$1 waited=0 quiet_for=0 n
 	n=$(m_busy)
-	[ "$n" = 0 ] && return 0
-	m_stamp "host busy ($n other qemu/compiler processes, load $(cut -d' ' -f1 /proc/loadavg)): waiting up to $max s for quiet"
+	[ "$max" = 0 ] && { [ "$n" = 0 ] || m_stamp "warning: host busy ($n other qemu/compiler processes); not waiting (--wait-quiet 0)"; return 0; }
+	[ "$n" = 0 ] || m_stamp "host busy ($n other qemu/compiler processes, load $(cut -d' ' -f1 /proc/loadavg)): waiting up to $max s for 60 s of quiet"
 	while [ "$waited" -lt "$max" ]; do
+		if [ "$(m_busy)" = 0 ]; then quiet_for=$((quiet_for + 10)); else quiet_for=0; fi
+		if [ "$quiet_for" -ge 60 ]; then
+			[ "$waited" -lt 60 ] || m_stamp "host quiet after $waited s"
+			return 0
+		fi
 		sleep 10; waited=$((waited + 10))
-		n=$(m_busy)
-		[ "$n" = 0 ] && { m_stamp "host quiet after $waited s"; return 0; }
 	done
-	m_stamp "warning: host still busy after $max s ($n processes); running anyway, numbers may be skewed"
+	m_stamp "warning: host still busy after $max s ($(m_busy) processes); running anyway, numbers may be skewed"
 }
 
 # TERM a process and its descendants, by pid (leaves first).
