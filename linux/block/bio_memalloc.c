@@ -255,11 +255,13 @@ static blk_opf_t bio_scope_account(struct bio_scope_adopter *a,
  *
  * Applies, to the current task, what @a's effective mode asks for: nothing
  * ("off"), PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE ("blanket"), or
- * bio_scope_to_pflags(@scope) ("scoped").  Must be paired with
- * bio_scope_restore() in the same task.  Nests: each level restores only
- * the flags it added itself.  The task is marked as serving @a for the
- * recursion detector, in every mode; when adopters nest in one task, the
- * outermost is charged.
+ * bio_scope_to_pflags(@scope) | PF_LOCAL_THROTTLE ("scoped").  NOFS/NOIO
+ * follow the command's origin; the exemption from global dirty throttling
+ * follows the role of the task, which serves a device whatever the command
+ * is.  Must be paired with bio_scope_restore() in the same task.  Nests:
+ * each level restores only the flags it added itself.  The task is marked
+ * as serving @a for the recursion detector, in every mode; when adopters
+ * nest in one task, the outermost is charged.
  *
  * Context: task context.
  * Return: an opaque value for bio_scope_restore().
@@ -271,6 +273,8 @@ unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope)
 
 	scope &= REQ_SCOPE_MASK;
 	pflags = bio_scope_to_pflags(bio_scope_account(a, mode, scope));
+	if (mode != BIO_SCOPE_OFF)
+		pflags |= PF_LOCAL_THROTTLE;	/* the servicer's role */
 	saved = memalloc_flags_save(pflags);
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	if (!current->bio_scope_serving) {
@@ -358,13 +362,17 @@ static LIST_HEAD(bio_scope_servers);
  * @a: the driver's registered adopter
  * @busy: whether the server has commands outstanding, or NULL
  *
- * Records the current task's thread group as the server of @a: from now
- * on the kernel vouches for it (bio_scope_server_vouch()), and, with
- * CONFIG_BIO_SCOPE_DETECTOR, recursion events of its threads are counted
- * for @a while @busy(@s) is true, whether or not the server applies
- * scopes.  Call it in the
- * server's context, e.g. when it opens the device it serves.  Does
- * nothing if @s is already attached.
+ * Records the current task's thread group and program image as the server
+ * of @a.  While @busy(@s) is true and @a's mode is not off, its threads
+ * serve the device: they are dirty-throttled locally
+ * (bio_scope_local_throttle()), the kernel vouches for them
+ * (bio_scope_server_vouch()), and, with CONFIG_BIO_SCOPE_DETECTOR, their
+ * recursion events are counted for @a, whether or not the server applies
+ * scopes.  A fork()ed child or an execve()d image is not the server.
+ *
+ * Call it in the server's context, when it opens the device it serves,
+ * and only for a device that a privileged user set up: the vouch relaxes
+ * a global limit.  Does nothing if @s is already attached.
  *
  * Context: process context, may sleep.
  */
@@ -372,11 +380,14 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 			     struct bio_scope_adopter *a,
 			     bool (*busy)(struct bio_scope_server *s))
 {
+	if (WARN_ON_ONCE(!busy))
+		return;
 	mutex_lock(&bio_scope_lock);
 	if (!s->attached) {
 		s->adopter = a;
 		s->busy = busy;
 		s->tgid = get_task_pid(current, PIDTYPE_TGID);
+		s->exec_id = READ_ONCE(current->self_exec_id);
 		s->attached = true;
 		list_add_tail_rcu(&s->list, &bio_scope_servers);
 		static_branch_inc(&bio_scope_server_key);
@@ -413,36 +424,42 @@ void bio_scope_server_detach(struct bio_scope_server *s)
 }
 EXPORT_SYMBOL_GPL(bio_scope_server_detach);
 
+/*
+ * The adopter of a busy server whose program image the current task runs.
+ * Called under rcu_read_lock().
+ */
+static struct bio_scope_adopter *bio_scope_server_find(void)
+{
+	u64 exec_id = READ_ONCE(current->self_exec_id);
+	struct pid *tgid = task_tgid(current);
+	struct bio_scope_server *s;
+
+	list_for_each_entry_rcu(s, &bio_scope_servers, list) {
+		if (s->tgid == tgid && s->exec_id == exec_id && s->busy(s))
+			return s->adopter;
+	}
+	return NULL;
+}
+
 /**
- * bio_scope_server_vouch - does the current task belong to a server?
- *
- * The kernel's word that the current task's thread group serves a device
- * (it attached with bio_scope_server_attach()), busy or not.  Used to let
- * a server relax its own dirty throttling (RWF_LOCAL_THROTTLE) without
- * CAP_SYS_RESOURCE: global throttling is what would deadlock it.
+ * __bio_scope_server_serving - slow path of bio_scope_server_vouch()
  *
  * Context: any context that may take rcu_read_lock().
- * Return: true if a server is attached for current's thread group.
+ * Return: true if the current task serves a busy device whose adopter's
+ * mode is not off.
  */
-bool bio_scope_server_vouch(void)
+bool __bio_scope_server_serving(void)
 {
-	struct bio_scope_server *s;
-	bool found = false;
-	struct pid *tgid;
+	struct bio_scope_adopter *a;
+	bool ret;
 
-	if (!static_branch_unlikely(&bio_scope_server_key))
-		return false;
 	rcu_read_lock();
-	tgid = task_tgid(current);
-	list_for_each_entry_rcu(s, &bio_scope_servers, list) {
-		if (s->tgid == tgid) {
-			found = true;
-			break;
-		}
-	}
+	a = bio_scope_server_find();
+	ret = a && bio_scope_effective_mode(a) != BIO_SCOPE_OFF;
 	rcu_read_unlock();
-	return found;
+	return ret;
 }
+EXPORT_SYMBOL_GPL(__bio_scope_server_serving);
 
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 static const char *const bio_scope_rec_names[] = {
@@ -454,21 +471,13 @@ static const char *const bio_scope_rec_names[] = {
 
 static_assert(ARRAY_SIZE(bio_scope_rec_names) == BIO_SCOPE_REC_NR);
 
-/* The adopter a busy userspace server in current's thread group serves. */
+/* The adopter a busy userspace server in current's program image serves. */
 static struct bio_scope_adopter *bio_scope_server_lookup(void)
 {
-	struct bio_scope_adopter *a = NULL;
-	struct bio_scope_server *s;
-	struct pid *tgid;
+	struct bio_scope_adopter *a;
 
 	rcu_read_lock();
-	tgid = task_tgid(current);
-	list_for_each_entry_rcu(s, &bio_scope_servers, list) {
-		if (s->tgid == tgid && (!s->busy || s->busy(s))) {
-			a = s->adopter;
-			break;
-		}
-	}
+	a = bio_scope_server_find();
 	rcu_read_unlock();
 	return a;
 }

@@ -119,14 +119,16 @@ static void bio_scope_test_from_task_reclaim(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_KSWAPD), NOIO | WB);
 	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_KSWAPD | PF_MEMALLOC |
 						  PF_MEMALLOC_NOFS), NOIO | WB);
-	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_LOCAL_THROTTLE), WB);
+	/* A servicer's role is not an origin: LOCAL_THROTTLE carries nothing. */
+	KUNIT_EXPECT_EQ(test, bio_scope_from_task(PF_LOCAL_THROTTLE),
+			BIO_SCOPE_NONE);
 	KUNIT_EXPECT_EQ(test,
 			bio_scope_from_task(PF_LOCAL_THROTTLE | PF_MEMALLOC_NOFS),
-			NOFS | WB);
-	/* PR_SET_IO_FLUSHER sets both. */
+			NOFS);
+	/* PR_SET_IO_FLUSHER: its NOIO is captured, not its throttling. */
 	KUNIT_EXPECT_EQ(test,
 			bio_scope_from_task(PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO),
-			NOIO | WB);
+			NOIO);
 }
 
 static void bio_scope_test_to_pflags(struct kunit *test)
@@ -134,9 +136,9 @@ static void bio_scope_test_to_pflags(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(BIO_SCOPE_NONE), 0);
 	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(NOFS), PF_MEMALLOC_NOFS);
 	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(NOIO), PF_MEMALLOC_NOIO);
-	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(WB), PF_LOCAL_THROTTLE);
-	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(NOIO | WB),
-			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
+	/* WB is not a task flag: throttling follows the servicer's role. */
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(WB), 0);
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(NOIO | WB), PF_MEMALLOC_NOIO);
 	/* Other bits of bi_opf are ignored. */
 	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(REQ_OP_WRITE | REQ_SYNC |
 						  REQ_FUA | NOFS),
@@ -146,7 +148,7 @@ static void bio_scope_test_to_pflags(struct kunit *test)
 			NOIO);
 	KUNIT_EXPECT_EQ(test,
 			bio_scope_from_task(bio_scope_to_pflags(NOFS | WB)),
-			NOFS | WB);
+			NOFS);
 }
 
 /* The helper submit_bio() calls, in each scope of the current task. */
@@ -439,8 +441,10 @@ static void bio_scope_test_adopt_scoped(struct kunit *test)
 	struct bio_scope_test_ctx *ctx = test->priv;
 	unsigned int before = current->flags, s;
 
+	/* NOFS/NOIO follow the command; LOCAL_THROTTLE is the role. */
 	s = bio_scope_adopt(&ctx->a, REQ_OP_WRITE | NOFS);
-	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOFS);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
 	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL),
 			GFP_KERNEL & ~__GFP_FS);
 	bio_scope_restore(&ctx->a, s);
@@ -453,8 +457,9 @@ static void bio_scope_test_adopt_scoped(struct kunit *test)
 	bio_scope_restore(&ctx->a, s);
 	KUNIT_EXPECT_EQ(test, current->flags, before);
 
+	/* An unscoped command: full reclaim, but never global throttling. */
 	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
-	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, 0);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_LOCAL_THROTTLE);
 	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_KERNEL);
 	bio_scope_restore(&ctx->a, s);
 	KUNIT_EXPECT_EQ(test, current->flags, before);
@@ -468,11 +473,13 @@ static void bio_scope_test_adopt_nofs_in_noio(struct kunit *test)
 	outer = bio_scope_adopt(&ctx->a, NOIO);
 	inner = bio_scope_adopt(&ctx->b, NOFS);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
-			PF_MEMALLOC_NOIO | PF_MEMALLOC_NOFS);
+			PF_MEMALLOC_NOIO | PF_MEMALLOC_NOFS |
+			PF_LOCAL_THROTTLE);
 	/* NOIO still wins inside. */
 	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_NOIO);
 	bio_scope_restore(&ctx->b, inner);
-	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOIO);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
 	bio_scope_restore(&ctx->a, outer);
 	KUNIT_EXPECT_EQ(test, current->flags, before);
 }
@@ -489,7 +496,8 @@ static void bio_scope_test_adopt_noio_in_nofs(struct kunit *test)
 			PF_LOCAL_THROTTLE);
 	bio_scope_restore(&ctx->a, inner);
 	/* The inner level only clears what it set. */
-	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOFS);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
 	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL),
 			GFP_KERNEL & ~__GFP_FS);
 	bio_scope_restore(&ctx->a, outer);
@@ -561,7 +569,8 @@ static void bio_scope_test_adopter_override(struct kunit *test)
 			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
 	bio_scope_restore(&ctx->a, s);
 	s = bio_scope_adopt(&ctx->b, NOFS);
-	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_MEMALLOC_NOFS);
+	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
+			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
 	bio_scope_restore(&ctx->b, s);
 
 	KUNIT_ASSERT_EQ(test, bio_scope_adopter_set_mode(&ctx->a,
@@ -647,6 +656,14 @@ static void bio_scope_test_mode_strings(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bio_scope_mode_parse("noio", true), -EINVAL);
 }
 
+/* A userspace server's busy() callback, driven by the tests. */
+static bool test_server_busy_flag;
+
+static bool test_server_busy(struct bio_scope_server *s)
+{
+	return test_server_busy_flag;
+}
+
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 static u64 rec_count(struct bio_scope_adopter *a, enum bio_scope_recursion k)
 {
@@ -683,7 +700,10 @@ static void bio_scope_test_detector_counts(struct kunit *test)
 	bio_scope_note_dirty_throttle();
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 0);
 
-	/* Serving an unscoped command. */
+	/*
+	 * Serving an unscoped command: reclaim may recurse, but the role
+	 * keeps the task off the global dirty limit.
+	 */
 	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
 	bio_scope_note_shrinker(GFP_KERNEL);
 	bio_scope_note_shrinker(GFP_NOFS);
@@ -697,7 +717,17 @@ static void bio_scope_test_detector_counts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test,
 			rec_count(&ctx->a, BIO_SCOPE_REC_RECLAIM_THROTTLE), 1);
 	KUNIT_EXPECT_EQ(test,
+			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 0);
+
+	/* With scopes off, the same command is throttled globally. */
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_OFF), 0);
+	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
+	KUNIT_EXPECT_FALSE(test, bio_scope_local_throttle());
+	bio_scope_note_dirty_throttle();
+	bio_scope_restore(&ctx->a, s);
+	KUNIT_EXPECT_EQ(test,
 			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 1);
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_SCOPED), 0);
 
 	/* Serving a WB command: local throttling is no recursion. */
 	s = bio_scope_adopt(&ctx->a, NOFS | WB);
@@ -706,13 +736,6 @@ static void bio_scope_test_detector_counts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test,
 			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 1);
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->b, BIO_SCOPE_REC_SHRINKER), 0);
-}
-
-static bool test_server_busy_flag;
-
-static bool test_server_busy(struct bio_scope_server *s)
-{
-	return test_server_busy_flag;
 }
 
 /* A userspace server: events of its thread group, while busy. */
@@ -729,19 +752,39 @@ static void bio_scope_test_detector_server(struct kunit *test)
 
 	/* The KUnit thread is the "server" of a; idle, then busy. */
 	bio_scope_server_attach(&srv, &ctx->a, test_server_busy);
-	bio_scope_server_attach(&srv, &ctx->b, NULL);	/* no-op */
+	bio_scope_server_attach(&srv, &ctx->b, test_server_busy); /* no-op */
 	KUNIT_EXPECT_PTR_EQ(test, srv.adopter, &ctx->a);
 	test_server_busy_flag = false;
-	KUNIT_EXPECT_TRUE(test, bio_scope_server_vouch());	/* idle too */
+	/* Idle: no vouch, no local throttling, nothing counted. */
+	KUNIT_EXPECT_FALSE(test, bio_scope_server_vouch());
+	KUNIT_EXPECT_FALSE(test, bio_scope_local_throttle());
 	bio_scope_note_shrinker(GFP_KERNEL);
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 0);
 	test_server_busy_flag = true;
+	/* Serving: throttled locally, so a dirty throttle is no recursion. */
+	KUNIT_EXPECT_TRUE(test, bio_scope_server_vouch());
+	KUNIT_EXPECT_TRUE(test, bio_scope_local_throttle());
 	bio_scope_note_shrinker(GFP_KERNEL);
 	bio_scope_note_shrinker(GFP_NOFS);		/* not a recursion */
 	bio_scope_note_dirty_throttle();
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 1);
 	KUNIT_EXPECT_EQ(test,
+			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 0);
+
+	/* Another program image (after execve()) is not the server. */
+	current->self_exec_id++;
+	KUNIT_EXPECT_FALSE(test, bio_scope_server_vouch());
+	KUNIT_EXPECT_FALSE(test, bio_scope_local_throttle());
+	current->self_exec_id--;
+	KUNIT_EXPECT_TRUE(test, bio_scope_server_vouch());
+
+	/* Scopes off for its adopter: no relaxation, recursion counted. */
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_OFF), 0);
+	KUNIT_EXPECT_FALSE(test, bio_scope_server_vouch());
+	bio_scope_note_dirty_throttle();
+	KUNIT_EXPECT_EQ(test,
 			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 1);
+	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_SCOPED), 0);
 
 	/* An in-kernel adoption in the same task is charged first. */
 	s = bio_scope_adopt(&ctx->b, BIO_SCOPE_NONE);
@@ -816,8 +859,12 @@ static void bio_scope_test_rwf(struct kunit *test)
 							 WRITE), -EPERM);
 		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_NOIO, WRITE),
 				0);
-		/* ...unless the kernel vouches for a device's server. */
-		bio_scope_server_attach(&srv, &ctx->a, NULL);
+		/* ...unless the kernel vouches for a device's busy server. */
+		test_server_busy_flag = false;
+		bio_scope_server_attach(&srv, &ctx->a, test_server_busy);
+		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_LOCAL_THROTTLE,
+							 WRITE), -EPERM);
+		test_server_busy_flag = true;
 		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_LOCAL_THROTTLE,
 							 WRITE), 0);
 		bio_scope_server_detach(&srv);

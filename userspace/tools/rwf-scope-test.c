@@ -247,18 +247,49 @@ static int test_io(const char *dev)
 	return 0;
 }
 
+/*
+ * One O_DIRECT write with RWF_NOFS | RWF_DSYNC: on a device without FUA the
+ * block layer sends the data, then a flush built by blk_kick_flush().  Both
+ * must reach the servicer under the writer's NOFS scope.
+ */
+static int test_flush(const char *dev)
+{
+	void *buf;
+	int fd, e;
+
+	if (posix_memalign(&buf, 4096, 65536))
+		return 2;
+	memset(buf, 0x3c, 65536);
+	fd = open(dev, O_RDWR | O_DIRECT);
+	if (fd < 0) {
+		fprintf(stderr, "rwf-scope-test: %s: %s\n", dev, strerror(errno));
+		return 2;
+	}
+	e = sync_io(fd, 1, buf, 65536, 0, RWF_NOFS | RWF_DSYNC);
+	check(e == 0, "O_DIRECT pwritev2 RWF_NOFS|RWF_DSYNC: %s", err_name(e));
+	close(fd);
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
 
-	if (argc != 3 || (strcmp(argv[1], "abi") && strcmp(argv[1], "io"))) {
-		fprintf(stderr, "usage: rwf-scope-test abi FILE | io BLOCKDEV\n");
+	if (argc != 3 || (strcmp(argv[1], "abi") && strcmp(argv[1], "io") &&
+			  strcmp(argv[1], "flush"))) {
+		fprintf(stderr, "usage: rwf-scope-test abi FILE | io BLOCKDEV | flush BLOCKDEV\n");
 		return 2;
 	}
 	counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (counts == MAP_FAILED)
 		return 2;
-	rc = !strcmp(argv[1], "abi") ? test_abi(argv[2]) : test_io(argv[2]);
+	if (!strcmp(argv[1], "abi"))
+		rc = test_abi(argv[2]);
+	else if (!strcmp(argv[1], "io"))
+		rc = test_io(argv[2]);
+	else
+		rc = test_flush(argv[2]);
 	if (rc)
 		return rc;
 	printf("%d passed, %d failed\n", passed, failed);

@@ -13,11 +13,17 @@
  * so the NOIO level is REQ_SCOPE_NOFS | REQ_SCOPE_NOIO.  The union of two
  * scopes (bitwise OR) is therefore their maximum, which is what a merge,
  * chain or stacking needs.  REQ_SCOPE_WB is orthogonal: the IO is writeback
- * or reclaim critical and others wait on it, so whoever serves it must not be
- * throttled against the global dirty limit (the servicer maps it to
- * PF_LOCAL_THROTTLE).  NOFS/NOIO cure reclaim recursion, but not the
- * dirty-throttle recursion of a servicer's buffered write; WB carries what
- * is needed for that.
+ * or reclaim critical and others wait on it.  It follows the IO's origin
+ * (writeback, swap, reclaim) like NOFS/NOIO.
+ *
+ * Throttling is different: it follows the servicer's role, not the IO.  A
+ * servicer must never wait on the global dirty limit while it serves a
+ * device, whatever command it serves (a plain read at the head of a queue
+ * holds up the writeback behind it) and whatever path dirties the page
+ * (write(), a write fault on a shared mapping, an io-wq worker).  So an
+ * adopter serves every command with PF_LOCAL_THROTTLE, and the tasks of a
+ * userspace server the kernel vouches for are throttled locally while
+ * their device has commands outstanding (bio_scope_local_throttle()).
  *
  * See Documentation/block/bio-scope.rst.
  */
@@ -38,9 +44,12 @@ struct dentry;
 #define BIO_SCOPE_NOIO		(REQ_SCOPE_NOFS | REQ_SCOPE_NOIO)
 #define BIO_SCOPE_WB		REQ_SCOPE_WB
 
-/* Task flags that carry a scope: the capture fast path tests only these. */
+/*
+ * Task flags that carry a scope: the capture fast path tests only these.
+ * PF_LOCAL_THROTTLE is a servicer's role, not an origin: it is not captured.
+ */
 #define BIO_SCOPE_PF_MASK	(PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO | \
-				 PF_MEMALLOC | PF_KSWAPD | PF_LOCAL_THROTTLE)
+				 PF_MEMALLOC | PF_KSWAPD)
 /* Task flags an adopter may set (and restore). */
 #define BIO_SCOPE_PF_ADOPT	(PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO | \
 				 PF_LOCAL_THROTTLE)
@@ -51,7 +60,8 @@ struct dentry;
  * @BIO_SCOPE_BLANKET: every command is served under PF_MEMALLOC_NOIO |
  *	PF_LOCAL_THROTTLE, whatever its scope (the loop driver's behaviour
  *	before bio scopes).
- * @BIO_SCOPE_SCOPED: every command is served under its own scope.
+ * @BIO_SCOPE_SCOPED: every command is served under its own NOFS/NOIO scope,
+ *	and with PF_LOCAL_THROTTLE: throttling follows the servicer's role.
  * @BIO_SCOPE_NR_MODES: number of modes.
  * @BIO_SCOPE_INHERIT: adopter override only: use the global mode.
  */
@@ -155,8 +165,8 @@ struct bio_scope_adopter {
  * @flags: task flags (current->flags)
  *
  * PF_MEMALLOC_NOIO gives NOIO, PF_MEMALLOC_NOFS gives NOFS, reclaim
- * (PF_MEMALLOC, PF_KSWAPD) gives NOIO and WB, PF_LOCAL_THROTTLE (an IO
- * flusher, typically a servicer stacking on another) gives WB.
+ * (PF_MEMALLOC, PF_KSWAPD) gives NOIO and WB.  PF_LOCAL_THROTTLE gives
+ * nothing: it is the role of the task, not the origin of its IO.
  *
  * Return: the union of the scopes implied by @flags.
  */
@@ -170,8 +180,6 @@ static inline blk_opf_t bio_scope_from_task(unsigned int flags)
 		scope |= BIO_SCOPE_NOIO;
 	if (flags & (PF_MEMALLOC | PF_KSWAPD))
 		scope |= BIO_SCOPE_NOIO | BIO_SCOPE_WB;
-	if (flags & PF_LOCAL_THROTTLE)
-		scope |= BIO_SCOPE_WB;
 	return scope;
 }
 
@@ -179,20 +187,19 @@ static inline blk_opf_t bio_scope_from_task(unsigned int flags)
  * bio_scope_to_pflags - the task flags that apply a bio scope
  * @scope: bi_opf or cmd_flags; only the REQ_SCOPE_* bits are looked at
  *
+ * REQ_SCOPE_WB maps to nothing: a servicer's exemption from global dirty
+ * throttling comes with its role (bio_scope_adopt()), not with the IO.
+ *
  * Return: PF_MEMALLOC_NOIO for the NOIO level, PF_MEMALLOC_NOFS for the
- * NOFS level, plus PF_LOCAL_THROTTLE for WB.
+ * NOFS level, 0 otherwise.
  */
 static inline unsigned int bio_scope_to_pflags(blk_opf_t scope)
 {
-	unsigned int pflags = 0;
-
 	if (scope & REQ_SCOPE_NOIO)
-		pflags |= PF_MEMALLOC_NOIO;
-	else if (scope & REQ_SCOPE_NOFS)
-		pflags |= PF_MEMALLOC_NOFS;
-	if (scope & REQ_SCOPE_WB)
-		pflags |= PF_LOCAL_THROTTLE;
-	return pflags;
+		return PF_MEMALLOC_NOIO;
+	if (scope & REQ_SCOPE_NOFS)
+		return PF_MEMALLOC_NOFS;
+	return 0;
 }
 
 /**
@@ -472,21 +479,27 @@ struct pid;
  * struct bio_scope_server - a userspace process that serves an adopter
  * @adopter: the adopter its recursion events are charged to
  * @tgid: the server's thread group
- * @busy: whether the server has commands outstanding; may be NULL (always)
+ * @exec_id: the self_exec_id of the attaching task: the program image that
+ *	attached (execve() starts a new one, and loses the vouch)
+ * @busy: whether the server has commands outstanding
  * @list: on the list of attached servers (RCU)
  * @attached: on the list
  *
  * A userspace servicer (tcmu-runner, a ublk server) never calls
  * bio_scope_adopt(): it does not know about scopes, or applies them itself.
- * The kernel still knows which process serves a device: it vouches for it
- * (bio_scope_server_vouch(), e.g. RWF_LOCAL_THROTTLE without
- * CAP_SYS_RESOURCE), and the recursion detector counts the events of the
- * server's threads while @busy says it has commands outstanding.  Attach
- * with bio_scope_server_attach().
+ * The kernel still knows which process serves a device.  While @busy says
+ * the device has commands outstanding, the threads of that process (same
+ * thread group, same program image) serve it: they are dirty-throttled
+ * only against their own bdi (bio_scope_local_throttle()), the kernel
+ * vouches for them (bio_scope_server_vouch(): RWF_LOCAL_THROTTLE without
+ * CAP_SYS_RESOURCE), and the recursion detector counts their events.
+ * Attach with bio_scope_server_attach(), only for a device that a
+ * privileged user set up.
  */
 struct bio_scope_server {
 	struct bio_scope_adopter *adopter;
 	struct pid *tgid;
+	u64 exec_id;
 	bool (*busy)(struct bio_scope_server *s);
 	struct list_head list;
 	bool attached;
@@ -499,7 +512,23 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 			     struct bio_scope_adopter *a,
 			     bool (*busy)(struct bio_scope_server *s));
 void bio_scope_server_detach(struct bio_scope_server *s);
-bool bio_scope_server_vouch(void);
+bool __bio_scope_server_serving(void);
+
+/**
+ * bio_scope_server_vouch - is the current task serving a device?
+ *
+ * True while the current task belongs to the program image of a userspace
+ * server attached with bio_scope_server_attach(), its device has commands
+ * outstanding, and bio scopes are not off for it.  One static branch when
+ * no server is attached anywhere.
+ *
+ * Return: true if the kernel vouches for the current task.
+ */
+static inline bool bio_scope_server_vouch(void)
+{
+	return static_branch_unlikely(&bio_scope_server_key) &&
+	       __bio_scope_server_serving();
+}
 #else
 static inline void bio_scope_server_attach(struct bio_scope_server *s,
 					   struct bio_scope_adopter *a,
@@ -510,6 +539,23 @@ static inline void bio_scope_server_attach(struct bio_scope_server *s,
 static inline void bio_scope_server_detach(struct bio_scope_server *s) { }
 static inline bool bio_scope_server_vouch(void) { return false; }
 #endif /* CONFIG_BIO_SCOPE */
+
+/**
+ * bio_scope_local_throttle - is the current task dirty-throttled locally?
+ *
+ * PF_LOCAL_THROTTLE (an adopter serving a command, PR_SET_IO_FLUSHER), or
+ * a userspace server while it serves its device (bio_scope_server_vouch()).
+ * Such a task is throttled only against the dirty state of the bdi it
+ * writes to, never against the global dirty limit, which the stack above
+ * the device it serves may have exceeded.  Called by the dirty throttling
+ * and reclaim throttling code.
+ *
+ * Return: true if the current task must not be throttled globally.
+ */
+static inline bool bio_scope_local_throttle(void)
+{
+	return (current->flags & PF_LOCAL_THROTTLE) || bio_scope_server_vouch();
+}
 
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 void __bio_scope_note_recursion(enum bio_scope_recursion kind);
@@ -545,7 +591,7 @@ static inline void bio_scope_note_reclaim_throttle(void)
 
 static inline void bio_scope_note_dirty_throttle(void)
 {
-	if (bio_scope_serving() && !(current->flags & PF_LOCAL_THROTTLE))
+	if (bio_scope_serving() && !bio_scope_local_throttle())
 		__bio_scope_note_recursion(BIO_SCOPE_REC_DIRTY_THROTTLE);
 }
 
