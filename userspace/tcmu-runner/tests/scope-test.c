@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Host unit test of tcmu-runner's memory allocation scope helper
- * (libtcmu_scope.c, added by ../patches): kflags -> RWF mapping, the
- * mailbox declaration, TCMU_SCOPE=0, and the EOPNOTSUPP/EINVAL/ENOSYS and
- * EPERM fallbacks with their log-once messages.  The system calls are
- * faked (tcmu_scope_reset()) and libtcmu's log functions are stubbed here,
- * so no kernel support is needed.  Last line: "N passed, M failed"; exit
- * status 1 on any failure.
+ * (libtcmu_scope.c, added by ../patches): kflags -> RWF mapping (WB is
+ * information only: never RWF_LOCAL_THROTTLE, the kernel exempts the
+ * server itself), the mailbox declaration, TCMU_SCOPE=0, the
+ * EOPNOTSUPP/EINVAL/ENOSYS fallback with its log-once message, and EPERM,
+ * which is no fallback.  The system calls are faked (tcmu_scope_reset())
+ * and libtcmu's log functions are stubbed here, so no kernel support is
+ * needed.  Last line: "N passed, M failed"; exit status 1 on any failure.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,11 +25,15 @@
  * of the bioscope kernel patches live: take the helper's, then let the
  * uapi header define its own.
  */
-static const int helper_rwf[3] = { RWF_NOFS, RWF_NOIO, RWF_LOCAL_THROTTLE };
+static const int helper_rwf[2] = { RWF_NOFS, RWF_NOIO };
+static const int helper_mask = TCMU_SCOPE_RWF_MASK;
 #undef RWF_NOFS
 #undef RWF_NOIO
-#undef RWF_LOCAL_THROTTLE
 #include "bioscope_uapi.h"
+/* The bit the bioscope kernel gave RWF_LOCAL_THROTTLE, if its header lost it */
+#ifndef RWF_LOCAL_THROTTLE
+#define RWF_LOCAL_THROTTLE	0x00008000
+#endif
 
 static int passed, failed;
 static const char *cur;
@@ -169,7 +174,6 @@ static void setup(const char *name, const char *env, int mask, int err)
 		setenv("TCMU_SCOPE", env, 1);
 	else
 		unsetenv("TCMU_SCOPE");
-	unsetenv("TCMU_SCOPE_THROTTLE");
 	tcmu_scope_reset(&fake_ops);
 	memset(&fake, 0, sizeof(fake));
 	fake.fail_mask = mask;
@@ -205,14 +209,17 @@ static void test_uapi_values(void)
 	/* linux/patches/0015 via userspace/ublk-scope/bioscope_uapi.h */
 	CHECK_EQ(helper_rwf[0], RWF_NOFS);
 	CHECK_EQ(helper_rwf[1], RWF_NOIO);
-	CHECK_EQ(helper_rwf[2], RWF_LOCAL_THROTTLE);
-	CHECK_EQ(TCMU_SCOPE_RWF_MASK, RWF_SCOPE_MASK);
+	CHECK_EQ(helper_mask, RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(helper_mask & RWF_LOCAL_THROTTLE, 0);
 	/* distinct bits, clear of RWF_HIPRI..RWF_NOSIGNAL (0x1..0x100) */
-	CHECK_EQ(__builtin_popcount(TCMU_SCOPE_RWF_MASK), 3);
-	CHECK_EQ(TCMU_SCOPE_RWF_MASK & 0x1ff, 0);
+	CHECK_EQ(__builtin_popcount(helper_mask), 2);
+	CHECK_EQ(helper_mask & 0x1ff, 0);
 }
 
-/* All 8 kflags combinations, pure and through the syscall. */
+/*
+ * All 8 kflags combinations, pure and through the syscall.  WB (0x4) is
+ * information only: it adds nothing, RWF_LOCAL_THROTTLE least of all.
+ */
 static void test_map(void)
 {
 	static const int want[8] = {
@@ -220,10 +227,10 @@ static void test_map(void)
 		RWF_NOFS,
 		RWF_NOIO,
 		RWF_NOFS | RWF_NOIO,
-		RWF_LOCAL_THROTTLE,
-		RWF_NOFS | RWF_LOCAL_THROTTLE,
-		RWF_NOIO | RWF_LOCAL_THROTTLE,
-		RWF_NOFS | RWF_NOIO | RWF_LOCAL_THROTTLE,
+		0,
+		RWF_NOFS,
+		RWF_NOIO,
+		RWF_NOFS | RWF_NOIO,
 	};
 	uint8_t k;
 
@@ -246,6 +253,8 @@ static void test_map(void)
 	}
 	CHECK_EQ(fake.writes, 8);
 	CHECK_EQ(nlog, 0);
+	CHECK_EQ(tcmu_scope_kflags_to_rwf(TCMU_KFLAG_SCOPE_WB), 0);
+	CHECK_EQ(tcmu_scope_rwf(0xff) & RWF_LOCAL_THROTTLE, 0);
 
 	/* preadv with several iovecs: passed through as is */
 	{
@@ -370,20 +379,14 @@ static void test_not_the_flags(void)
 	CHECK_EQ(nlog, 0);
 	CHECK_EQ(tcmu_scope_rwf(ALL), TCMU_SCOPE_RWF_MASK);
 
-	setup("eperm_not_throttle", NULL, 0, EPERM);
+	/* EPERM (a sealed file): the IO's own error, no retry */
+	setup("eperm_not_flags", NULL, 0, EPERM);
 	fake.fail_always = true;
 	CHECK_EQ(wr(ALL), -1);
 	CHECK_EQ(errno, EPERM);
-	CHECK_EQ(fake.calls, 2);
-	CHECK_EQ(fake.flags[1], RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(fake.calls, 1);
 	CHECK_EQ(nlog, 0);
 	CHECK_EQ(tcmu_scope_rwf(ALL), TCMU_SCOPE_RWF_MASK);
-
-	/* EPERM without RWF_LOCAL_THROTTLE: a real error, no retry */
-	fake.calls = 0;
-	CHECK_EQ(wr(TCMU_KFLAG_SCOPE_NOFS), -1);
-	CHECK_EQ(errno, EPERM);
-	CHECK_EQ(fake.calls, 1);
 
 	/* other errors: no retry, errno kept */
 	setup("eio", NULL, TCMU_SCOPE_RWF_MASK, EIO);
@@ -415,46 +418,60 @@ static void test_retry_fails(void)
 	CHECK_EQ(tcmu_scope_rwf(ALL), 0);
 }
 
-/* RWF_LOCAL_THROTTLE refused: only that flag goes, for good. */
+/*
+ * EPERM is no fallback: RWF_NOFS and RWF_NOIO need no privilege, so a
+ * kernel that refuses them with EPERM has another reason.  The IO fails,
+ * no retry, nothing logged, the flags stay on.
+ */
 static void test_eperm(void)
 {
-	setup("eperm", NULL, RWF_LOCAL_THROTTLE, EPERM);
-
-	CHECK_EQ(wr(ALL), sizeof(buf));
-	CHECK_EQ(fake.calls, 2);
-	CHECK_EQ(fake.flags[0], TCMU_SCOPE_RWF_MASK);
-	CHECK_EQ(fake.flags[1], RWF_NOFS | RWF_NOIO);
-	CHECK_EQ(nlog, 1);
-	CHECK(strstr(logbuf[0], "RWF_LOCAL_THROTTLE refused") != NULL);
-
+	setup("eperm", NULL, TCMU_SCOPE_RWF_MASK, EPERM);
+	CHECK_EQ(wr(ALL), -1);
+	CHECK_EQ(errno, EPERM);
+	CHECK_EQ(fake.calls, 1);
+	CHECK_EQ(fake.flags[0], RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(nlog, 0);
 	CHECK_EQ(tcmu_scope_rwf(ALL), RWF_NOFS | RWF_NOIO);
-	CHECK_EQ(tcmu_scope_rwf(TCMU_KFLAG_SCOPE_WB), 0);
-	CHECK_EQ(rd(ALL), sizeof(buf));
+
+	/* IO without a scope is not affected */
 	CHECK_EQ(wr(TCMU_KFLAG_SCOPE_WB), sizeof(buf));
-	CHECK_EQ(fake.calls, 4);
-	CHECK_EQ(fake.flags[2], RWF_NOFS | RWF_NOIO);
-	CHECK_EQ(fake.flags[3], 0);
-	CHECK_EQ(nlog, 1);		/* logged once */
+	CHECK_EQ(fake.calls, 2);
+	CHECK_EQ(fake.flags[1], 0);
 
 	/* then the kernel turns out to lack the flags altogether */
 	fake.fail_mask = TCMU_SCOPE_RWF_MASK;
 	fake.fail_errno = EOPNOTSUPP;
 	CHECK_EQ(rd(TCMU_KFLAG_SCOPE_NOFS), sizeof(buf));
-	CHECK_EQ(nlog, 2);
-	CHECK(strstr(logbuf[1], "kernel does not take") != NULL);
+	CHECK_EQ(nlog, 1);
+	CHECK(strstr(logbuf[0], "kernel does not take") != NULL);
 	CHECK_EQ(tcmu_scope_rwf(ALL), 0);
 	CHECK_EQ(rd(ALL), sizeof(buf));
-	CHECK_EQ(nlog, 2);
+	CHECK_EQ(nlog, 1);
+}
 
-	/* an IO in flight with the flags when another hits the fallback */
-	setup("eperm_in_flight", NULL, RWF_LOCAL_THROTTLE, EPERM);
-	fake.nest = true;
-	CHECK_EQ(wr(ALL), sizeof(buf));
-	CHECK_EQ(fake.nested_ret, sizeof(buf));
-	CHECK_EQ(fake.calls, 4);
-	CHECK_EQ(fake.flags[3], RWF_NOFS | RWF_NOIO);
-	CHECK_EQ(nlog, 1);		/* logged once */
-	CHECK_EQ(tcmu_scope_rwf(ALL), RWF_NOFS | RWF_NOIO);
+/*
+ * The kernel exempts the server from global dirty throttling by its role:
+ * no environment variable brings RWF_LOCAL_THROTTLE back (the former
+ * TCMU_SCOPE_THROTTLE=role), for reads or writes, whatever kflags say.
+ */
+static void test_no_local_throttle(void)
+{
+	unsigned int k;
+
+	setup("no_local_throttle", NULL, 0, 0);
+	setenv("TCMU_SCOPE_THROTTLE", "role", 1);
+	for (k = 0; k < 256; k++) {
+		fake.calls = 0;
+		CHECK_EQ(wr(k), sizeof(buf));
+		CHECK_EQ(fake.flags[0], tcmu_scope_kflags_to_rwf(k));
+		CHECK_EQ(fake.flags[0] & ~(RWF_NOFS | RWF_NOIO), 0);
+		fake.calls = 0;
+		CHECK_EQ(rd(k), sizeof(buf));
+		CHECK_EQ(fake.flags[0] & ~(RWF_NOFS | RWF_NOIO), 0);
+	}
+	CHECK_EQ(fake.writes, 256);
+	CHECK_EQ(nlog, 0);
+	unsetenv("TCMU_SCOPE_THROTTLE");
 }
 
 /* Many handler threads hit the fallback at once: one log line, no failed IO. */
@@ -483,7 +500,7 @@ static void test_threads(int mask, int err, const char *msg)
 	void *r;
 	int i;
 
-	setup(err == EPERM ? "threads_eperm" : "threads_eopnotsupp", NULL,
+	setup(err == EINVAL ? "threads_einval" : "threads_eopnotsupp", NULL,
 	      mask, err);
 	for (i = 0; i < NTHREADS; i++)
 		CHECK_EQ(pthread_create(&t[i], NULL, io_thread, NULL), 0);
@@ -499,52 +516,6 @@ static void test_threads(int mask, int err, const char *msg)
 	CHECK(fake.calls <= NTHREADS * NIOS + NTHREADS);
 }
 
-/* TCMU_SCOPE_THROTTLE=role: every backing write is locally throttled. */
-static void test_role(void)
-{
-	uint8_t k;
-
-	setup("role_default_io", NULL, 0, 0);
-	CHECK(!tcmu_scope_throttle_role());
-	CHECK_EQ(wr(0), sizeof(buf));
-	CHECK_EQ(fake.flags[0], 0);
-
-	setup("role", NULL, 0, 0);
-	setenv("TCMU_SCOPE_THROTTLE", "role", 1);
-	CHECK(tcmu_scope_throttle_role());
-	for (k = 0; k < 8; k++) {
-		fake.calls = 0;
-		CHECK_EQ(wr(k), sizeof(buf));
-		CHECK_EQ(fake.flags[0],
-			 tcmu_scope_kflags_to_rwf(k) | RWF_LOCAL_THROTTLE);
-		fake.calls = 0;
-		CHECK_EQ(rd(k), sizeof(buf));
-		CHECK_EQ(fake.flags[0], tcmu_scope_kflags_to_rwf(k));
-	}
-	CHECK_EQ(nlog, 0);
-
-	/* TCMU_SCOPE=0 wins: nothing at all. */
-	setup("role_scope_off", "0", 0, 0);
-	setenv("TCMU_SCOPE_THROTTLE", "role", 1);
-	fake.calls = 0;
-	CHECK_EQ(wr(TCMU_KFLAG_SCOPE_NOFS), sizeof(buf));
-	CHECK_EQ(fake.flags[0], 0);
-
-	/* EPERM: local throttling is dropped, NOFS stays, once logged. */
-	setup("role_eperm", NULL, RWF_LOCAL_THROTTLE, EPERM);
-	setenv("TCMU_SCOPE_THROTTLE", "role", 1);
-	fake.calls = 0;
-	CHECK_EQ(wr(TCMU_KFLAG_SCOPE_NOFS), sizeof(buf));
-	CHECK_EQ(fake.calls, 2);
-	CHECK_EQ(fake.flags[1], RWF_NOFS);
-	fake.calls = 0;
-	CHECK_EQ(wr(0), sizeof(buf));
-	CHECK_EQ(fake.calls, 1);
-	CHECK_EQ(fake.flags[0], 0);
-	CHECK_EQ(nlog, 1);
-	unsetenv("TCMU_SCOPE_THROTTLE");
-}
-
 int main(void)
 {
 	test_uapi_values();
@@ -557,9 +528,9 @@ int main(void)
 	test_not_the_flags();
 	test_retry_fails();
 	test_eperm();
-	test_role();
+	test_no_local_throttle();
 	test_threads(TCMU_SCOPE_RWF_MASK, EOPNOTSUPP, "kernel does not take");
-	test_threads(RWF_LOCAL_THROTTLE, EPERM, "RWF_LOCAL_THROTTLE refused");
+	test_threads(RWF_NOIO, EINVAL, "EINVAL");
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
