@@ -272,13 +272,63 @@ static int test_flush(const char *dev)
 	return 0;
 }
 
+/*
+ * Three 4 KiB O_DIRECT writes in one io_uring submission (one plug): plain
+ * at 0, RWF_NOFS at 8 KiB, plain at 4 KiB.  The third bio merges into one of
+ * the first two requests in the plug; when the plug is flushed into the
+ * scheduler, attempt_merge() joins the two requests.  The one command the
+ * servicer gets must carry NOFS, whichever request survived the merge.
+ */
+static int test_merge(const char *dev)
+{
+	static const struct { off_t off; int flags; } w[] = {
+		{ 0, 0 }, { 8192, RWF_NOFS }, { 4096, 0 },
+	};
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	void *buf;
+	int fd, i, e = 0;
+
+	if (posix_memalign(&buf, 4096, 3 * 4096))
+		return 2;
+	memset(buf, 0x7e, 3 * 4096);
+	fd = open(dev, O_RDWR | O_DIRECT);
+	if (fd < 0) {
+		fprintf(stderr, "rwf-scope-test: %s: %s\n", dev, strerror(errno));
+		return 2;
+	}
+	if (io_uring_queue_init(8, &ring, 0))
+		return 2;
+	for (i = 0; i < 3; i++) {
+		sqe = io_uring_get_sqe(&ring);
+		if (!sqe)
+			return 2;
+		io_uring_prep_write(sqe, fd, (char *)buf + i * 4096, 4096, w[i].off);
+		sqe->rw_flags = w[i].flags;
+	}
+	check(io_uring_submit(&ring) == 3, "io_uring: 3 writes submitted at once");
+	for (i = 0; i < 3; i++) {
+		if (io_uring_wait_cqe(&ring, &cqe))
+			return 2;
+		if (cqe->res != 4096)
+			e = cqe->res < 0 ? -cqe->res : EIO;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	check(e == 0, "3 O_DIRECT writes (plain, RWF_NOFS, plain): %s", err_name(e));
+	io_uring_queue_exit(&ring);
+	close(fd);
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
 
 	if (argc != 3 || (strcmp(argv[1], "abi") && strcmp(argv[1], "io") &&
-			  strcmp(argv[1], "flush"))) {
-		fprintf(stderr, "usage: rwf-scope-test abi FILE | io BLOCKDEV | flush BLOCKDEV\n");
+			  strcmp(argv[1], "flush") && strcmp(argv[1], "merge"))) {
+		fprintf(stderr, "usage: rwf-scope-test abi FILE | io|flush|merge BLOCKDEV\n");
 		return 2;
 	}
 	counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -288,8 +338,10 @@ int main(int argc, char **argv)
 		rc = test_abi(argv[2]);
 	else if (!strcmp(argv[1], "io"))
 		rc = test_io(argv[2]);
-	else
+	else if (!strcmp(argv[1], "flush"))
 		rc = test_flush(argv[2]);
+	else
+		rc = test_merge(argv[2]);
 	if (rc)
 		return rc;
 	printf("%d passed, %d failed\n", passed, failed);
