@@ -5,8 +5,8 @@
  * IO descriptor to the backing IO, per IO, through io_uring rw_flags.
  *
  *   ublk-scope add --file PATH [--queues N] [--depth N] [--buffered|--direct]
- *                  [--scope auto|off] [-n ID] [--max-io BYTES]
- *                  [--debug-force-scope nofs,noio,wb]
+ *                  [--scope auto|off] [-n ID] [--max-io BYTES[K|M]]
+ *                  [--unprivileged] [--debug-force-scope nofs,noio,wb]
  *   ublk-scope del -n ID
  *   ublk-scope list
  *
@@ -18,6 +18,16 @@
  * Design: one control ring (SQE128) in the main thread; per queue one thread
  * with its own SQE128 ring that carries both the ublk uring_cmds
  * (FETCH_REQ / COMMIT_AND_FETCH_REQ) and the backing file IO.
+ *
+ * IO buffers: queues x depth x max IO bytes, allocated before ADD_DEV,
+ * prefaulted (MAP_POPULATE) and mlock()ed, so that they are charged to the
+ * memcg once, at start, and never faulted in under pressure.  A memcg whose
+ * memory.max is less than twice the buffers is refused at start.
+ *
+ * --unprivileged: UBLK_F_UNPRIVILEGED_DEV.  A caller without CAP_SYS_ADMIN
+ * can then add a device (if an admin opened /dev/ublk-control to it); every
+ * later control command carries the char device path "/dev/ublkcN" in front
+ * of its payload, and the kernel checks the caller's access to that path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +47,10 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,8 +60,8 @@
 #include "scope_core.h"
 
 #define CTRL_DEV	"/dev/ublk-control"
-#define DEF_DEPTH	64
-#define DEF_MAX_IO	(512 * 1024)
+/* unprivileged: how long an admin (udev rule) has to give us /dev/ublkcN */
+#define CDEV_ACCESS_MS	30000
 
 #define UD_CMD		1ULL
 #define UD_BACKING	2ULL
@@ -59,6 +71,9 @@
 
 static struct scope_state g_scope;
 static int g_verbose;
+/* for the statistics line */
+static size_t g_buf_bytes;
+static bool g_buf_locked, g_unpriv;
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
@@ -106,6 +121,10 @@ struct dev {
 	bool legacy_io;		/* legacy IO opcodes */
 	struct ublksrv_ctrl_dev_info info;
 	bool added;
+	bool unpriv;		/* UBLK_F_UNPRIVILEGED_DEV device: send cdev_path */
+	char cdev_path[32];	/* /dev/ublkcN */
+	struct io_bufs bufs;	/* all queues' IO buffers */
+	uint32_t buf_stride;	/* bytes per tag in bufs */
 	int cdev_fd;
 	int file_fd;
 	uint64_t dev_bytes;
@@ -152,16 +171,47 @@ static void ctrl_close(struct dev *d)
 	d->ctrl_fd = -1;
 }
 
-static int ctrl_cmd(struct dev *d, uint32_t op_ioctl, uint32_t op_legacy,
-		    uint32_t dev_id, void *buf, uint16_t len, uint64_t data0)
+static void set_cdev_path(struct dev *d, uint32_t id)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ctrl_ring);
+	snprintf(d->cdev_path, sizeof(d->cdev_path), "/dev/ublkc%u", id);
+}
+
+/*
+ * One control command.  With path (an unprivileged device after ADD_DEV, or
+ * GET_DEV_INFO2), the char device path goes in front of the payload, and the
+ * payload is copied back after the command (the kernel strips the path).
+ */
+static int ctrl_cmd_path(struct dev *d, uint32_t op_ioctl, uint32_t op_legacy,
+			 uint32_t dev_id, void *buf, uint16_t len, uint64_t data0,
+			 const char *path)
+{
+	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
 	struct ublksrv_ctrl_cmd *c;
+	char *pbuf = NULL;
+	void *ubuf = buf;
+	uint16_t ulen = len, path_len = 0;
 	int ret;
 
-	if (!sqe)
+	if (path) {
+		size_t cap = strlen(path) + 1 + len;
+
+		pbuf = malloc(cap);
+		if (!pbuf)
+			return -ENOMEM;
+		ret = ctrl_path_buf(pbuf, cap, path, buf, len, &path_len);
+		if (ret < 0) {
+			free(pbuf);
+			return ret;
+		}
+		len = (uint16_t)ret;
+		buf = pbuf;
+	}
+	sqe = io_uring_get_sqe(&d->ctrl_ring);
+	if (!sqe) {
+		free(pbuf);
 		return -EBUSY;
+	}
 	memset((void *)sqe, 0, 2 * sizeof(*sqe));	/* SQE128 */
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = d->ctrl_fd;
@@ -172,37 +222,73 @@ static int ctrl_cmd(struct dev *d, uint32_t op_ioctl, uint32_t op_legacy,
 	c->addr = (uintptr_t)buf;
 	c->len = len;
 	c->data[0] = data0;
+	c->dev_path_len = path_len;
 
 	do {
 		ret = io_uring_submit_and_wait(&d->ctrl_ring, 1);
 	} while (ret == -EINTR);
-	if (ret < 0)
+	if (ret < 0) {
+		free(pbuf);
 		return ret;
+	}
 	do {
 		ret = io_uring_wait_cqe(&d->ctrl_ring, &cqe);
 	} while (ret == -EINTR);
 	if (ret < 0)
-		return ret;
+		return ret;	/* pbuf may still be in the kernel's hands: leak it */
 	ret = cqe->res;
 	io_uring_cqe_seen(&d->ctrl_ring, cqe);
+	if (pbuf) {
+		if (ret >= 0 && ulen)
+			memcpy(ubuf, pbuf + path_len, ulen);
+		free(pbuf);
+	}
 	return ret;
+}
+
+static int ctrl_cmd(struct dev *d, uint32_t op_ioctl, uint32_t op_legacy,
+		    uint32_t dev_id, void *buf, uint16_t len, uint64_t data0)
+{
+	return ctrl_cmd_path(d, op_ioctl, op_legacy, dev_id, buf, len, data0,
+			     d->unpriv ? d->cdev_path : NULL);
 }
 
 #define UCTRL(d, NAME, id, buf, len, data0) \
 	ctrl_cmd((d), UBLK_U_CMD_##NAME, UBLK_CMD_##NAME, (id), (buf), (len), (data0))
 
-/* GET_DEV_INFO, trying the ioctl encoding first (for del/list). */
+/*
+ * GET_DEV_INFO for del/list: the ioctl encoding first, then legacy.  An
+ * unprivileged device refuses a command without its char device path
+ * (-EINVAL), and a caller without CAP_SYS_ADMIN gets -EPERM for a privileged
+ * one: then GET_DEV_INFO2 with the path, which works for both kinds.  Sets
+ * d->unpriv (and d->cdev_path) for the commands that follow.
+ */
 static int ctrl_get_info(struct dev *d, uint32_t id, struct ublksrv_ctrl_dev_info *info)
 {
 	int ret;
 
 	d->legacy = false;
+	d->unpriv = false;
+	set_cdev_path(d, id);
 	ret = UCTRL(d, GET_DEV_INFO, id, info, sizeof(*info), 0);
 	if (ret == -EOPNOTSUPP) {
 		d->legacy = true;
 		ret = UCTRL(d, GET_DEV_INFO, id, info, sizeof(*info), 0);
 		if (ret)
 			d->legacy = false;
+	}
+	if (ret == -EINVAL || ret == -EPERM) {
+		int ret2;
+
+		d->legacy = false;
+		ret2 = ctrl_cmd_path(d, UBLK_U_CMD_GET_DEV_INFO2, UBLK_CMD_GET_DEV_INFO2,
+				     id, info, sizeof(*info), 0, d->cdev_path);
+		if (ret2 == 0) {
+			d->unpriv = !!(info->flags & UBLK_F_UNPRIVILEGED_DEV);
+			ret = 0;
+		} else if (ret2 != -EINVAL && ret2 != -EOPNOTSUPP) {
+			ret = ret2;	/* e.g. -EACCES on the path: more telling */
+		}
 	}
 	return ret;
 }
@@ -325,7 +411,7 @@ static void handle_io(struct queue *q, unsigned tag)
 	switch (op) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
-		ret = iod_file_range(&desc, q->d->dev_bytes, q->d->info.max_io_buf_bytes,
+		ret = iod_file_range(&desc, q->d->dev_bytes, q->d->buf_stride,
 				     &t->off, &t->len);
 		if (ret) {
 			commit(q, tag, ret);
@@ -340,7 +426,7 @@ static void handle_io(struct queue *q, unsigned tag)
 		return;
 	case UBLK_IO_OP_DISCARD:
 	case UBLK_IO_OP_WRITE_ZEROES:
-		ret = iod_file_range(&desc, q->d->dev_bytes, q->d->info.max_io_buf_bytes,
+		ret = iod_file_range(&desc, q->d->dev_bytes, q->d->buf_stride,
 				     &t->off, &t->len);
 		if (ret) {
 			commit(q, tag, ret);
@@ -495,27 +581,20 @@ static void print_stats(void)
 	       " scope_nofs=%" PRIu64 " scope_noio=%" PRIu64 " scope_wb=%" PRIu64
 	       " rwf_scoped=%" PRIu64 " fallback_retries=%" PRIu64
 	       " short_retries=%" PRIu64
-	       " feature=%s rwf_scope=%s local_throttle=%s\n",
+	       " feature=%s rwf_scope=%s local_throttle=%s"
+	       " io_buf_bytes=%zu io_buf_locked=%s unprivileged=%s\n",
 	       s.ios, s.reads, s.writes, s.flushes, s.discards, s.write_zeroes,
 	       s.other, s.errors, s.scope_nofs, s.scope_noio, s.scope_wb,
 	       s.rwf_scoped, s.fallback_retries, s.short_retries,
 	       g_scope.feature ? "yes" : "no",
 	       g_scope.mode == SCOPE_OFF ? "off" :
 	       __atomic_load_n(&g_scope.rwf_ok, __ATOMIC_RELAXED) ? "on" : "fallback",
-	       __atomic_load_n(&g_scope.throttle_ok, __ATOMIC_RELAXED) ? "on" : "dropped");
+	       __atomic_load_n(&g_scope.throttle_ok, __ATOMIC_RELAXED) ? "on" : "dropped",
+	       g_buf_bytes, g_buf_locked ? "yes" : "no", g_unpriv ? "yes" : "no");
 	fflush(stdout);
 }
 
 /* ------------------------------------------------------------------ add */
-
-struct add_opts {
-	const char *file;
-	unsigned queues, depth, max_io;
-	bool direct;
-	int scope_mode;
-	uint32_t dev_id;
-	uint32_t force;
-};
 
 static int open_backing(struct add_opts *o, struct dev *d, uint32_t *lbs, bool *discard)
 {
@@ -576,7 +655,8 @@ static int do_add_dev(struct dev *d, const struct add_opts *o)
 	struct add_plan plan;
 	int ret;
 
-	add_plan_init(&plan, o->scope_mode);
+	add_plan_init(&plan, o->scope_mode, o->unprivileged);
+	d->unpriv = false;	/* ADD_DEV itself never carries the path */
 	for (;;) {
 		memset(&d->info, 0, sizeof(d->info));
 		d->info.nr_hw_queues = o->queues;
@@ -584,6 +664,8 @@ static int do_add_dev(struct dev *d, const struct add_opts *o)
 		d->info.max_io_buf_bytes = o->max_io;
 		d->info.dev_id = o->dev_id;
 		d->info.flags = UBLK_F_CMD_IOCTL_ENCODE;
+		if (o->unprivileged)
+			d->info.flags |= UBLK_F_UNPRIVILEGED_DEV;
 		if (plan.scope)
 			d->info.flags |= UBLK_F_MEMALLOC_SCOPE;
 		d->legacy = plan.legacy;
@@ -591,7 +673,14 @@ static int do_add_dev(struct dev *d, const struct add_opts *o)
 		if (ret == 0)
 			break;
 		if (!add_plan_next(&plan, ret)) {
-			logmsg("ADD_DEV: %s", strerror(-ret));
+			if (ret == -EPERM && !o->unprivileged)
+				logmsg("ADD_DEV: %s (without CAP_SYS_ADMIN, use --unprivileged)",
+				       strerror(-ret));
+			else if (ret == -EACCES && o->unprivileged)
+				logmsg("ADD_DEV: %s (too many unprivileged ublk devices: "
+				       "ublk_drv's ublks_max parameter)", strerror(-ret));
+			else
+				logmsg("ADD_DEV: %s", strerror(-ret));
 			return ret;
 		}
 		if (g_verbose)
@@ -600,6 +689,16 @@ static int do_add_dev(struct dev *d, const struct add_opts *o)
 			       plan.scope ? "on" : "off");
 	}
 	d->added = true;
+	set_cdev_path(d, d->info.dev_id);
+	/*
+	 * The kernel clears UBLK_F_UNPRIVILEGED_DEV for a CAP_SYS_ADMIN caller:
+	 * the returned flags say whether later commands must carry the path.
+	 */
+	d->unpriv = !!(d->info.flags & UBLK_F_UNPRIVILEGED_DEV);
+	g_unpriv = d->unpriv;
+	if (o->unprivileged && !d->unpriv)
+		logmsg("--unprivileged: the caller has CAP_SYS_ADMIN, so the kernel "
+		       "made dev %u a privileged device", d->info.dev_id);
 	g_scope.feature = add_plan_feature(&plan, d->info.flags);
 	if (plan.want_scope && !g_scope.feature)
 		scope_log(&g_scope, MSG_NO_FEATURE);
@@ -644,19 +743,18 @@ static int setup_queues(struct dev *d)
 			logmsg("queue %d: mmap IO descriptors: %s", i, strerror(errno));
 			return -errno;
 		}
-		q->bufs_len = (size_t)q->depth * d->info.max_io_buf_bytes;
-		q->bufs = mmap(NULL, q->bufs_len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (q->bufs == MAP_FAILED) {
-			q->bufs = NULL;
-			logmsg("queue %d: IO buffers: %s", i, strerror(errno));
+		/* this queue's slice of the prefaulted buffers (allocated at start) */
+		q->bufs_len = (size_t)q->depth * d->buf_stride;
+		if ((size_t)(i + 1) * q->bufs_len > d->bufs.len) {
+			logmsg("queue %d: IO buffers too small (%zu bytes)", i, d->bufs.len);
 			return -ENOMEM;
 		}
+		q->bufs = d->bufs.base + (size_t)i * q->bufs_len;
 		q->tags = calloc(q->depth, sizeof(*q->tags));
 		if (!q->tags)
 			return -ENOMEM;
 		for (t = 0; t < q->depth; t++)
-			q->tags[t].buf = q->bufs + (size_t)t * d->info.max_io_buf_bytes;
+			q->tags[t].buf = q->bufs + (size_t)t * d->buf_stride;
 	}
 	return 0;
 }
@@ -672,9 +770,7 @@ static void teardown_queues(struct dev *d)
 			pthread_join(q->th, NULL);
 		if (q->descs)
 			munmap(q->descs, q->descs_len);
-		if (q->bufs)
-			munmap(q->bufs, q->bufs_len);
-		free(q->tags);
+		free(q->tags);	/* q->bufs is a slice of d->bufs */
 	}
 	free(d->queues);
 	d->queues = NULL;
@@ -693,84 +789,157 @@ static int queues_fatal(const struct dev *d)
 
 static void usage(FILE *f)
 {
+	char bufs[32];
+	uint64_t total = 0;
+
+	io_buf_total(DEF_QUEUES, DEF_DEPTH, DEF_MAX_IO, &total);
+	fmt_bytes(bufs, sizeof(bufs), total);
 	fprintf(f,
 "usage: ublk-scope add --file PATH [--queues N] [--depth N] [--buffered|--direct]\n"
-"                      [--scope auto|off] [-n ID] [--max-io BYTES] [-v]\n"
-"                      [--debug-force-scope nofs,noio,wb]\n"
+"                      [--scope auto|off] [-n ID] [--max-io BYTES[K|M]] [-v]\n"
+"                      [--unprivileged] [--debug-force-scope nofs,noio,wb]\n"
 "       ublk-scope del -n ID\n"
 "       ublk-scope list\n"
 "\n"
 "  add   export PATH as /dev/ublkbN; stays in the foreground, prints\n"
 "        'ublk-scope: /dev/ublkbN ready' on stdout once live; SIGTERM/SIGINT\n"
 "        stop and delete the device; SIGUSR1 prints statistics.\n"
-"        Defaults: 1 queue, depth %d, buffered IO, --scope auto, max IO %d KiB.\n"
+"        Defaults: %d queue, depth %d, buffered IO, --scope auto, max IO %d KiB.\n"
+"        IO buffers (queues x depth x max IO, %s by default) are allocated at\n"
+"        start, prefaulted and mlock()ed; in a memory cgroup they must stay\n"
+"        below half of memory.max, or the server refuses to start.\n"
+"        --unprivileged creates a UBLK_F_UNPRIVILEGED_DEV device: works without\n"
+"        CAP_SYS_ADMIN if /dev/ublk-control is open to the caller; an admin\n"
+"        must then give the caller read/write access to /dev/ublkcN (udev rule)\n"
+"        within %d s of its creation.\n"
 "        --debug-force-scope ORs scope bits into every read/write descriptor\n"
 "        (testing the RWF fallback on kernels that never send them).\n",
-		DEF_DEPTH, DEF_MAX_IO / 1024);
+		DEF_QUEUES, DEF_DEPTH, DEF_MAX_IO / 1024, bufs, CDEV_ACCESS_MS / 1000);
+}
+
+/*
+ * Refuse buffers that take half or more of this process's memory cgroup
+ * (cgroup v2).  Returns 0 (fits, or no limit found) or -1 (message logged).
+ */
+static int check_memcg(uint64_t total, const char *geom)
+{
+	char text[4096], path[PATH_MAX], where[PATH_MAX + 32], b[32], l[32];
+	uint64_t limit;
+	size_t n;
+	FILE *f;
+	int ret;
+
+	struct statfs sfs;
+
+	/* only a cgroup v2 mount at /sys/fs/cgroup has the files we read */
+	if (statfs("/sys/fs/cgroup", &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return 0;
+	f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return 0;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	if (cgroup_v2_path(text, path, sizeof(path)))
+		return 0;
+	ret = memcg_limit("/sys/fs/cgroup", path, &limit, where, sizeof(where));
+	if (ret) {
+		logmsg("warning: cannot read the memory cgroup limit of %s: %s",
+		       path, strerror(-ret));
+		return 0;
+	}
+	if (limit == UINT64_MAX)
+		return 0;
+	fmt_bytes(b, sizeof(b), total);
+	fmt_bytes(l, sizeof(l), limit);
+	if (!io_buf_fits_memcg(total, limit)) {
+		logmsg("IO buffers of %s (%s) are half or more of the memory cgroup limit "
+		       "(%s in %s): lower --depth or --max-io", b, geom, l, where);
+		return -1;
+	}
+	if (g_verbose)
+		logmsg("memory cgroup %s: limit %s, IO buffers %s", path, l, b);
+	return 0;
+}
+
+/* Allocate, prefault and pin every queue's IO buffers, before ADD_DEV. */
+static int alloc_io_bufs(struct dev *d, const struct add_opts *o)
+{
+	char geom[96], b[32];
+	uint64_t total;
+	int ret;
+
+	ret = io_buf_total(o->queues, o->depth, o->max_io, &total);
+	if (ret)
+		return ret;	/* parse_add_opts already refused this */
+	fmt_buf_geometry(geom, sizeof(geom), o->queues, o->depth, o->max_io);
+	fmt_bytes(b, sizeof(b), total);
+	if (check_memcg(total, geom))
+		return -ENOMEM;
+	ret = io_bufs_alloc(&d->bufs, total, NULL);
+	if (ret) {
+		logmsg("cannot allocate %s of IO buffers (%s): %s", b, geom, strerror(-ret));
+		return ret;
+	}
+	d->buf_stride = o->max_io;
+	g_buf_bytes = d->bufs.len;
+	g_buf_locked = d->bufs.locked;
+	if (d->bufs.locked)
+		logmsg("IO buffers: %s (%s), prefaulted and locked", b, geom);
+	else
+		logmsg("IO buffers: %s (%s), prefaulted; warning: mlock: %s "
+		       "(RLIMIT_MEMLOCK?), pages touched instead", b, geom,
+		       strerror(d->bufs.lock_err));
+	return 0;
+}
+
+/*
+ * Unprivileged: the kernel checks every command against the caller's access
+ * to /dev/ublkcN, which devtmpfs creates root-owned 0600.  Wait for an admin
+ * (a udev rule) to open it to us.
+ */
+static int wait_cdev_access(const struct dev *d)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int ms;
+
+	for (ms = 0; ms < CDEV_ACCESS_MS; ms += 50) {
+		if (eaccess(d->cdev_path, R_OK | W_OK) == 0)
+			return 0;
+		if (ms == 0)
+			logmsg("dev %u added (unprivileged, owner uid %u gid %u); waiting up to "
+			       "%d s for read/write access to %s", d->info.dev_id,
+			       d->info.owner_uid, d->info.owner_gid, CDEV_ACCESS_MS / 1000,
+			       d->cdev_path);
+		nanosleep(&ts, NULL);
+	}
+	logmsg("%s is not readable and writable by uid %u: an unprivileged ublk device "
+	       "needs an admin to give its owner access (e.g. a udev rule that chowns "
+	       "/dev/ublkc* to the owner_uid from GET_DEV_INFO2)", d->cdev_path,
+	       (unsigned)geteuid());
+	return -EACCES;
 }
 
 static int cmd_add(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "queues", required_argument, NULL, 'q' },
-		{ "depth", required_argument, NULL, 'd' },
-		{ "buffered", no_argument, NULL, 'B' },
-		{ "direct", no_argument, NULL, 'D' },
-		{ "scope", required_argument, NULL, 's' },
-		{ "number", required_argument, NULL, 'n' },
-		{ "max-io", required_argument, NULL, 'm' },
-		{ "debug-force-scope", required_argument, NULL, 'F' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct add_opts o = {
-		.queues = 1, .depth = DEF_DEPTH, .max_io = DEF_MAX_IO,
-		.direct = false, .scope_mode = SCOPE_AUTO, .dev_id = UINT32_MAX,
-	};
+	struct add_opts o;
 	struct dev d = { .ctrl_fd = -1, .cdev_fd = -1, .file_fd = -1, .evfd = -1 };
 	struct ublk_params params;
-	char path[64];
+	char path[64], err[256];
 	sigset_t sigs;
-	int sfd = -1, ret, c, i, started = 0, rc = 1;
+	int sfd = -1, ret, i, started = 0, rc = 1;
 	bool discard;
 	uint32_t lbs;
-	int64_t bits;
-	char *end;
 
-	while ((c = getopt_long(argc, argv, "f:q:d:s:n:m:F:vh", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'f': o.file = optarg; break;
-		case 'q': o.queues = strtoul(optarg, &end, 0); if (*end) goto bad; break;
-		case 'd': o.depth = strtoul(optarg, &end, 0); if (*end) goto bad; break;
-		case 'm': o.max_io = strtoul(optarg, &end, 0); if (*end) goto bad; break;
-		case 'n': o.dev_id = strtoul(optarg, &end, 0); if (*end) goto bad; break;
-		case 'B': o.direct = false; break;
-		case 'D': o.direct = true; break;
-		case 's':
-			if (!strcmp(optarg, "auto"))
-				o.scope_mode = SCOPE_AUTO;
-			else if (!strcmp(optarg, "off"))
-				o.scope_mode = SCOPE_OFF;
-			else
-				goto bad;
-			break;
-		case 'F':
-			bits = parse_scope_list(optarg);
-			if (bits < 0)
-				goto bad;
-			o.force = (uint32_t)bits;
-			break;
-		case 'v': g_verbose++; break;
-		case 'h': usage(stdout); return 0;
-		default: goto bad;
-		}
+	if (parse_add_opts(&o, argc, argv, err, sizeof(err))) {
+		logmsg("%s (see 'ublk-scope add --help')", err);
+		return 2;
 	}
-	if (!o.file || optind != argc || !o.queues || o.queues > UBLK_MAX_NR_QUEUES ||
-	    !o.depth || o.depth > UBLK_MAX_QUEUE_DEPTH ||
-	    o.max_io < 4096 || o.max_io > (32U << 20) || (o.max_io & 4095))
-		goto bad;
+	if (o.help) {
+		usage(stdout);
+		return 0;
+	}
+	g_verbose = o.verbose;
 
 	scope_init(&g_scope, o.scope_mode, NULL);
 	g_scope.force_op_flags = o.force;
@@ -797,9 +966,24 @@ static int cmd_add(int argc, char **argv)
 		logmsg("%s: size %" PRIu64 " is too small to export", o.file, d.dev_bytes);
 		goto out;
 	}
+	/* before the device exists: a server that cannot fit never creates one */
+	if (alloc_io_bufs(&d, &o))
+		goto out;
 	if (ctrl_open(&d))
 		goto out;
 	if (do_add_dev(&d, &o))
+		goto out;
+	if (d.info.max_io_buf_bytes > d.buf_stride) {
+		logmsg("kernel raised max IO to %u bytes, above the %u-byte buffers",
+		       d.info.max_io_buf_bytes, d.buf_stride);
+		goto out;
+	}
+	/* the char device: unprivileged, every later command is checked against it */
+	if (wait_path(d.cdev_path, 3000)) {
+		logmsg("%s did not appear", d.cdev_path);
+		goto out;
+	}
+	if (d.unpriv && wait_cdev_access(&d))
 		goto out;
 	/* the kernel may have lowered (page-aligned) the max IO size */
 	if (d.info.max_io_buf_bytes < o.max_io) {
@@ -816,14 +1000,9 @@ static int cmd_add(int argc, char **argv)
 		goto out;
 	}
 
-	snprintf(path, sizeof(path), "/dev/ublkc%u", d.info.dev_id);
-	if (wait_path(path, 3000)) {
-		logmsg("%s did not appear", path);
-		goto out;
-	}
-	d.cdev_fd = open(path, O_RDWR | O_CLOEXEC);
+	d.cdev_fd = open(d.cdev_path, O_RDWR | O_CLOEXEC);
 	if (d.cdev_fd < 0) {
-		logmsg("open %s: %s", path, strerror(errno));
+		logmsg("open %s: %s", d.cdev_path, strerror(errno));
 		goto out;
 	}
 	if (setup_queues(&d))
@@ -853,13 +1032,14 @@ static int cmd_add(int argc, char **argv)
 	if (wait_path(path, 5000))
 		logmsg("warning: %s did not appear (no devtmpfs/udev?)", path);
 	logmsg("dev %u: %s, %" PRIu64 " bytes, %u queue(s) x %u, max IO %u, lbs %u, %s IO, "
-	       "flags %#llx, %s opcodes, scope %s",
+	       "flags %#llx, %s opcodes, scope %s, %s device",
 	       d.info.dev_id, o.file, d.dev_bytes, d.info.nr_hw_queues,
 	       d.info.queue_depth, d.info.max_io_buf_bytes, lbs,
 	       o.direct ? "direct" : "buffered", (unsigned long long)d.info.flags,
 	       d.legacy ? "legacy" : "ioctl",
 	       o.scope_mode == SCOPE_OFF ? "off" :
-	       g_scope.feature ? "negotiated" : "not negotiated");
+	       g_scope.feature ? "negotiated" : "not negotiated",
+	       d.unpriv ? "unprivileged" : "privileged");
 	printf("ublk-scope: %s ready\n", path);
 	fflush(stdout);
 
@@ -911,11 +1091,13 @@ out:
 	if (d.added) {
 		ret = UCTRL(&d, DEL_DEV, d.info.dev_id, NULL, 0, 0);
 		if (ret && ret != -ENODEV) {
-			logmsg("DEL_DEV: %s", strerror(-ret));
+			logmsg("DEL_DEV: %s%s", strerror(-ret), d.unpriv ?
+			       " (an admin can remove it with 'ublk-scope del -n ID')" : "");
 			rc = 1;
 		}
 	}
 	ctrl_close(&d);
+	io_bufs_free(&d.bufs);
 	if (d.file_fd >= 0)
 		close(d.file_fd);
 	if (d.added)
@@ -925,9 +1107,6 @@ out:
 	if (d.evfd >= 0)
 		close(d.evfd);
 	return rc;
-bad:
-	usage(stderr);
-	return 2;
 }
 
 /* ------------------------------------------------------------- del, list */
@@ -1000,12 +1179,14 @@ static int cmd_list(void)
 			continue;
 		}
 		printf("dev_id=%u state=%s queues=%u depth=%u max_io=%u flags=%#llx "
-		       "scope=%s pid=%d block=/dev/ublkb%u\n",
+		       "scope=%s pid=%d block=/dev/ublkb%u unprivileged=%s owner=%u:%u\n",
 		       info.dev_id, info.state < 3 ? states[info.state] : "?",
 		       info.nr_hw_queues, info.queue_depth, info.max_io_buf_bytes,
 		       (unsigned long long)info.flags,
 		       info.flags & UBLK_F_MEMALLOC_SCOPE ? "yes" : "no",
-		       info.ublksrv_pid, info.dev_id);
+		       info.ublksrv_pid, info.dev_id,
+		       info.flags & UBLK_F_UNPRIVILEGED_DEV ? "yes" : "no",
+		       info.owner_uid, info.owner_gid);
 		n++;
 	}
 	closedir(dir);
