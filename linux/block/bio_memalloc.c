@@ -360,7 +360,7 @@ static LIST_HEAD(bio_scope_servers);
  * bio_scope_server_attach - record the userspace server of an adopter
  * @s: server, embedded in the driver's device
  * @a: the driver's registered adopter
- * @busy: whether the server has commands outstanding, or NULL
+ * @busy: whether the server has commands outstanding (not NULL)
  *
  * Records the current task's thread group and program image as the server
  * of @a.  While @busy(@s) is true and @a's mode is not off, its threads
@@ -407,35 +407,43 @@ EXPORT_SYMBOL_GPL(bio_scope_server_attach);
  */
 void bio_scope_server_detach(struct bio_scope_server *s)
 {
-	struct pid *tgid = NULL;
+	struct pid *tgid;
 
+	/*
+	 * The grace period is waited for under the lock, so that a
+	 * concurrent second detach of @s returns only after it too.
+	 */
 	mutex_lock(&bio_scope_lock);
 	if (s->attached) {
 		list_del_rcu(&s->list);
 		static_branch_dec(&bio_scope_server_key);
 		s->attached = false;
 		tgid = s->tgid;
-	}
-	mutex_unlock(&bio_scope_lock);
-	if (tgid) {
 		synchronize_rcu();
 		put_pid(tgid);
 	}
+	mutex_unlock(&bio_scope_lock);
 }
 EXPORT_SYMBOL_GPL(bio_scope_server_detach);
 
 /*
- * The adopter of a busy server whose program image the current task runs.
- * Called under rcu_read_lock().
+ * The adopter of a busy server whose program image the current task runs;
+ * with @relax, only one whose adopter's mode is not off (a process may
+ * serve several devices).  Called under rcu_read_lock().
  */
-static struct bio_scope_adopter *bio_scope_server_find(void)
+static struct bio_scope_adopter *bio_scope_server_find(bool relax)
 {
 	u64 exec_id = READ_ONCE(current->self_exec_id);
 	struct pid *tgid = task_tgid(current);
 	struct bio_scope_server *s;
 
 	list_for_each_entry_rcu(s, &bio_scope_servers, list) {
-		if (s->tgid == tgid && s->exec_id == exec_id && s->busy(s))
+		if (s->tgid != tgid || s->exec_id != exec_id)
+			continue;
+		if (relax && bio_scope_effective_mode(s->adopter) ==
+			     BIO_SCOPE_OFF)
+			continue;
+		if (s->busy(s))
 			return s->adopter;
 	}
 	return NULL;
@@ -450,12 +458,10 @@ static struct bio_scope_adopter *bio_scope_server_find(void)
  */
 bool __bio_scope_server_serving(void)
 {
-	struct bio_scope_adopter *a;
 	bool ret;
 
 	rcu_read_lock();
-	a = bio_scope_server_find();
-	ret = a && bio_scope_effective_mode(a) != BIO_SCOPE_OFF;
+	ret = !!bio_scope_server_find(true);
 	rcu_read_unlock();
 	return ret;
 }
@@ -477,7 +483,7 @@ static struct bio_scope_adopter *bio_scope_server_lookup(void)
 	struct bio_scope_adopter *a;
 
 	rcu_read_lock();
-	a = bio_scope_server_find();
+	a = bio_scope_server_find(false);
 	rcu_read_unlock();
 	return a;
 }
