@@ -495,7 +495,7 @@ static struct bio_scope_adopter *bio_scope_server_lookup(void)
  * Called through the bio_scope_note_*() hooks, while
  * current->bio_scope_serving is set or a userspace server is attached.
  * An adopter the task serves in the kernel is charged first; otherwise
- * the adopter of a busy server in the task's thread group.
+ * the adopter of a busy server in the task's program image.
  */
 void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 {

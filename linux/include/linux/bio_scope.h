@@ -98,8 +98,8 @@ enum bio_scope_source {
  *	folio under writeback.
  * @BIO_SCOPE_REC_RECLAIM_THROTTLE: a serving task slept in reclaim_throttle().
  * @BIO_SCOPE_REC_DIRTY_THROTTLE: a serving task slept in
- *	balance_dirty_pages() without PF_LOCAL_THROTTLE, i.e. against the
- *	global dirty limit.
+ *	balance_dirty_pages() while not throttled locally
+ *	(bio_scope_local_throttle()), i.e. against the global dirty limit.
  * @BIO_SCOPE_REC_NR: number of kinds.
  */
 enum bio_scope_recursion {
@@ -563,7 +563,7 @@ void __bio_scope_note_recursion(enum bio_scope_recursion kind);
 /*
  * Is the current task serving an adopter?  In-kernel servicers mark the
  * task in bio_scope_adopt(); while a userspace server is attached, the slow
- * path looks the task's thread group up.
+ * path looks the task's program image up.
  */
 static inline bool bio_scope_serving(void)
 {
