@@ -488,6 +488,60 @@ static struct bio_scope_adopter *bio_scope_server_lookup(void)
 	return a;
 }
 
+static const char *const bio_scope_rec_what[] = {
+	[BIO_SCOPE_REC_SHRINKER]	 = "entered a filesystem shrinker (__GFP_FS)",
+	[BIO_SCOPE_REC_WRITEBACK_WAIT]	 = "waited in reclaim for a folio under writeback",
+	[BIO_SCOPE_REC_RECLAIM_THROTTLE] = "was throttled in reclaim",
+	[BIO_SCOPE_REC_DIRTY_THROTTLE]	 = "was dirty-throttled against the global limit",
+};
+
+static_assert(ARRAY_SIZE(bio_scope_rec_what) == BIO_SCOPE_REC_NR);
+
+/*
+ * The adopters (and kinds) that have already left their line in the log.
+ * A few servicers register; past the table, the log is only rate limited.
+ */
+#define BIO_SCOPE_REPORTED_MAX	16
+static struct {
+	const struct bio_scope_adopter *a;
+	unsigned long kinds;
+} bio_scope_reported[BIO_SCOPE_REPORTED_MAX];
+static DEFINE_SPINLOCK(bio_scope_reported_lock);
+
+/* Has @a already reported @kind?  Records it if not. */
+static bool bio_scope_reported_before(const struct bio_scope_adopter *a,
+				      enum bio_scope_recursion kind)
+{
+	bool before = false;
+	int i;
+
+	spin_lock(&bio_scope_reported_lock);
+	for (i = 0; i < BIO_SCOPE_REPORTED_MAX; i++) {
+		if (bio_scope_reported[i].a && bio_scope_reported[i].a != a)
+			continue;
+		bio_scope_reported[i].a = a;
+		before = test_and_set_bit(kind, &bio_scope_reported[i].kinds);
+		break;
+	}
+	spin_unlock(&bio_scope_reported_lock);
+	return before;
+}
+
+/* Forget @a, which is being unregistered. */
+static void bio_scope_reported_forget(const struct bio_scope_adopter *a)
+{
+	int i;
+
+	spin_lock(&bio_scope_reported_lock);
+	for (i = 0; i < BIO_SCOPE_REPORTED_MAX; i++) {
+		if (bio_scope_reported[i].a == a) {
+			bio_scope_reported[i].a = NULL;
+			bio_scope_reported[i].kinds = 0;
+		}
+	}
+	spin_unlock(&bio_scope_reported_lock);
+}
+
 /**
  * __bio_scope_note_recursion - count a recursion event of a serving task
  * @kind: what the task is about to do
@@ -507,6 +561,15 @@ void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 		return;
 	bio_scope_count(a, BIO_SCOPE_STAT_REC_FIRST + kind);
 	trace_bio_scope_recursion(a, kind);
+	/*
+	 * These hangs leave nothing in the log: the first event of each kind
+	 * per servicer leaves one line, so a hang that follows has a cause.
+	 */
+	if (!bio_scope_reported_before(a, kind))
+		pr_warn_ratelimited("bioscope: %s[%d], serving %s, %s: it would deadlock if the stack above waits on it (%s mode)\n",
+				    current->comm, task_pid_nr(current), a->name,
+				    bio_scope_rec_what[kind],
+				    bio_scope_mode_names[bio_scope_effective_mode(a)]);
 }
 EXPORT_SYMBOL_GPL(__bio_scope_note_recursion);
 #endif
@@ -662,6 +725,9 @@ EXPORT_SYMBOL_GPL(bio_scope_adopter_register);
  */
 void bio_scope_adopter_unregister(struct bio_scope_adopter *a)
 {
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+	bio_scope_reported_forget(a);
+#endif
 	mutex_lock(&bio_scope_lock);
 	list_del(&a->list);
 	debugfs_remove_recursive(a->debugfs);
