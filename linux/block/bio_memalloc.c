@@ -35,7 +35,7 @@ static_assert(__REQ_NR_BITS <= 8 * sizeof(blk_opf_t));
 static_assert((REQ_SCOPE_MASK & REQ_OP_MASK) == 0);
 
 DEFINE_STATIC_KEY_TRUE(bio_scope_capture_key);
-EXPORT_SYMBOL(bio_scope_capture_key);
+EXPORT_SYMBOL_GPL(bio_scope_capture_key);
 
 static int bio_scope_mode = BIO_SCOPE_SCOPED;
 static DEFINE_MUTEX(bio_scope_lock);	/* mode changes, adopter list */
@@ -68,7 +68,7 @@ void __bio_scope_stamp(struct bio *bio, blk_opf_t scope,
 	bio->bi_opf |= scope;
 	trace_bio_scope_capture(bio, scope, src);
 }
-EXPORT_SYMBOL(__bio_scope_stamp);
+EXPORT_SYMBOL_GPL(__bio_scope_stamp);
 
 /**
  * __bio_scope_capture - capture the scope of task flags into a bio
@@ -85,7 +85,7 @@ void __bio_scope_capture(struct bio *bio, unsigned int flags)
 		src = BIO_SCOPE_SRC_RECLAIM;
 	__bio_scope_stamp(bio, bio_scope_from_task(flags), src);
 }
-EXPORT_SYMBOL(__bio_scope_capture);
+EXPORT_SYMBOL_GPL(__bio_scope_capture);
 
 /**
  * bio_scope_get_mode - the global bio scope mode
