@@ -35,28 +35,7 @@ static const int helper_mask = TCMU_SCOPE_RWF_MASK;
 #define RWF_LOCAL_THROTTLE	0x00008000
 #endif
 
-static int passed, failed;
-static const char *cur;
-
-#define CHECK(cond) do {						\
-	if (cond) {							\
-		passed++;						\
-	} else {							\
-		failed++;						\
-		printf("FAIL %s:%d [%s]: %s\n", __FILE__, __LINE__, cur, #cond); \
-	}								\
-} while (0)
-
-#define CHECK_EQ(a, b) do {						\
-	long long _a = (long long)(a), _b = (long long)(b);		\
-	if (_a == _b) {							\
-		passed++;						\
-	} else {							\
-		failed++;						\
-		printf("FAIL %s:%d [%s]: %s == %s (%lld != %lld)\n",	\
-		       __FILE__, __LINE__, cur, #a, #b, _a, _b);	\
-	}								\
-} while (0)
+#include "../../include/check.h"
 
 /* ---------------------------------------------------- libtcmu log stubs */
 

@@ -14,28 +14,7 @@
 
 #include "scope_core.h"
 
-static int passed, failed;
-static const char *cur;
-
-#define CHECK(cond) do {						\
-	if (cond) {							\
-		passed++;						\
-	} else {							\
-		failed++;						\
-		printf("FAIL %s:%d [%s]: %s\n", __FILE__, __LINE__, cur, #cond); \
-	}								\
-} while (0)
-
-#define CHECK_EQ(a, b) do {						\
-	long long _a = (long long)(a), _b = (long long)(b);		\
-	if (_a == _b) {							\
-		passed++;						\
-	} else {							\
-		failed++;						\
-		printf("FAIL %s:%d [%s]: %s == %s (%lld != %lld)\n",	\
-		       __FILE__, __LINE__, cur, #a, #b, _a, _b);	\
-	}								\
-} while (0)
+#include "../../include/check.h"
 
 /* captured log lines */
 static char logbuf[8][160];
