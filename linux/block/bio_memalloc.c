@@ -17,6 +17,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/stringhash.h>
 #include <linux/uaccess.h>
 
 #define CREATE_TRACE_POINTS
@@ -427,11 +428,11 @@ void bio_scope_server_detach(struct bio_scope_server *s)
 EXPORT_SYMBOL_GPL(bio_scope_server_detach);
 
 /*
- * The adopter of a busy server whose program image the current task runs;
+ * A busy server whose program image the current task runs;
  * with @relax, only one whose adopter's mode is not off (a process may
  * serve several devices).  Called under rcu_read_lock().
  */
-static struct bio_scope_adopter *bio_scope_server_find(bool relax)
+static struct bio_scope_server *bio_scope_server_find(bool relax)
 {
 	u64 exec_id = READ_ONCE(current->self_exec_id);
 	struct pid *tgid = task_tgid(current);
@@ -444,7 +445,7 @@ static struct bio_scope_adopter *bio_scope_server_find(bool relax)
 			     BIO_SCOPE_OFF)
 			continue;
 		if (s->busy(s))
-			return s->adopter;
+			return s;
 	}
 	return NULL;
 }
@@ -468,22 +469,22 @@ bool __bio_scope_server_serving(void)
 EXPORT_SYMBOL_GPL(__bio_scope_server_serving);
 
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
-static const char *const bio_scope_rec_names[] = {
-	[BIO_SCOPE_REC_SHRINKER]	 = "shrinker",
-	[BIO_SCOPE_REC_WRITEBACK_WAIT]	 = "writeback_wait",
-	[BIO_SCOPE_REC_RECLAIM_THROTTLE] = "reclaim_throttle",
-	[BIO_SCOPE_REC_DIRTY_THROTTLE]	 = "dirty_throttle",
-};
-
-static_assert(ARRAY_SIZE(bio_scope_rec_names) == BIO_SCOPE_REC_NR);
-
-/* The adopter a busy userspace server in current's program image serves. */
-static struct bio_scope_adopter *bio_scope_server_lookup(void)
+/*
+ * The adopter a busy userspace server in current's program image serves,
+ * and the name of its device (copied: the server may detach after this).
+ */
+static struct bio_scope_adopter *
+bio_scope_server_lookup(char *dev, size_t size)
 {
-	struct bio_scope_adopter *a;
+	struct bio_scope_adopter *a = NULL;
+	struct bio_scope_server *s;
 
 	rcu_read_lock();
-	a = bio_scope_server_find(false);
+	s = bio_scope_server_find(false);
+	if (s) {
+		a = s->adopter;
+		strscpy(dev, s->name ?: "?", size);
+	}
 	rcu_read_unlock();
 	return a;
 }
@@ -498,48 +499,40 @@ static const char *const bio_scope_rec_what[] = {
 static_assert(ARRAY_SIZE(bio_scope_rec_what) == BIO_SCOPE_REC_NR);
 
 /*
- * The adopters (and kinds) that have already left their line in the log.
- * A few servicers register; past the table, the log is only rate limited.
+ * The servicers (adopter and device) that have already left their line in
+ * the log, per kind.  A few devices are served at once; past the table,
+ * the log is only rate limited.
  */
-#define BIO_SCOPE_REPORTED_MAX	16
+#define BIO_SCOPE_REPORTED_MAX	32
 static struct {
 	const struct bio_scope_adopter *a;
+	u32 dev;
 	unsigned long kinds;
 } bio_scope_reported[BIO_SCOPE_REPORTED_MAX];
 static DEFINE_SPINLOCK(bio_scope_reported_lock);
 
-/* Has @a already reported @kind?  Records it if not. */
+/* Has @a, serving the device @dev, already reported @kind?  Records it. */
 static bool bio_scope_reported_before(const struct bio_scope_adopter *a,
+				      const char *dev,
 				      enum bio_scope_recursion kind)
 {
+	u32 h = full_name_hash(NULL, dev, strlen(dev));
 	bool before = false;
 	int i;
 
 	spin_lock(&bio_scope_reported_lock);
 	for (i = 0; i < BIO_SCOPE_REPORTED_MAX; i++) {
-		if (bio_scope_reported[i].a && bio_scope_reported[i].a != a)
+		if (bio_scope_reported[i].a &&
+		    (bio_scope_reported[i].a != a ||
+		     bio_scope_reported[i].dev != h))
 			continue;
 		bio_scope_reported[i].a = a;
+		bio_scope_reported[i].dev = h;
 		before = test_and_set_bit(kind, &bio_scope_reported[i].kinds);
 		break;
 	}
 	spin_unlock(&bio_scope_reported_lock);
 	return before;
-}
-
-/* Forget @a, which is being unregistered. */
-static void bio_scope_reported_forget(const struct bio_scope_adopter *a)
-{
-	int i;
-
-	spin_lock(&bio_scope_reported_lock);
-	for (i = 0; i < BIO_SCOPE_REPORTED_MAX; i++) {
-		if (bio_scope_reported[i].a == a) {
-			bio_scope_reported[i].a = NULL;
-			bio_scope_reported[i].kinds = 0;
-		}
-	}
-	spin_unlock(&bio_scope_reported_lock);
 }
 
 /**
@@ -554,27 +547,37 @@ static void bio_scope_reported_forget(const struct bio_scope_adopter *a)
 void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 {
 	struct bio_scope_adopter *a = current->bio_scope_serving;
+	char dev[32];
 
+	if (kind >= BIO_SCOPE_REC_NR)
+		return;
+	/*
+	 * A userspace server names its device.  An in-kernel worker serves
+	 * whatever device its current work item is for: the log names the
+	 * driver only.
+	 */
+	dev[0] = '\0';
 	if (!a && static_branch_unlikely(&bio_scope_server_key))
-		a = bio_scope_server_lookup();
-	if (!a || kind >= BIO_SCOPE_REC_NR)
+		a = bio_scope_server_lookup(dev, sizeof(dev));
+	if (!a)
 		return;
 	bio_scope_count(a, BIO_SCOPE_STAT_REC_FIRST + kind);
 	trace_bio_scope_recursion(a, kind);
 	/*
 	 * These hangs leave nothing in the log: the first event of each kind
-	 * per servicer leaves one line, so a hang that follows has a cause.
+	 * per servicer and device leaves one line, so that a hang that
+	 * follows has a cause.
 	 */
-	if (!bio_scope_reported_before(a, kind))
-		pr_warn_ratelimited("bioscope: %s[%d], serving %s, %s: it would deadlock if the stack above waits on it (%s mode)\n",
+	if (!bio_scope_reported_before(a, dev, kind))
+		pr_warn_ratelimited("bioscope: %s[%d], serving %s%s%s, %s: it would deadlock if the stack above waits on it (%s mode)\n",
 				    current->comm, task_pid_nr(current), a->name,
-				    bio_scope_rec_what[kind],
+				    dev[0] ? " " : "", dev, bio_scope_rec_what[kind],
 				    bio_scope_mode_names[bio_scope_effective_mode(a)]);
 }
 EXPORT_SYMBOL_GPL(__bio_scope_note_recursion);
 #endif
 
-/* debugfs: /sys/kernel/debug/bioscope/{mode,adopters/<name>/{mode,stats}} */
+/* debugfs: /sys/kernel/debug/bioscope/{mode,servers,adopters/<name>/{mode,stats}} */
 
 static ssize_t bio_scope_mode_read(struct file *file, char __user *ubuf,
 				   size_t count, loff_t *ppos)
@@ -658,6 +661,27 @@ static int bio_scope_stats_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(bio_scope_stats);
+
+/*
+ * The userspace servers the kernel knows, one line each: adopter, device,
+ * thread group (in the reader's pid namespace), whether it has commands
+ * outstanding and its adopter's effective mode.  The vouch holds for a
+ * busy server whose mode is not off, in the program image that attached.
+ */
+static int bio_scope_servers_show(struct seq_file *m, void *v)
+{
+	struct bio_scope_server *s;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(s, &bio_scope_servers, list)
+		seq_printf(m, "%s %s tgid=%d busy=%d mode=%s\n",
+			   s->adopter->name, s->name ?: "?", pid_vnr(s->tgid),
+			   s->busy(s),
+			   bio_scope_mode_names[bio_scope_effective_mode(s->adopter)]);
+	rcu_read_unlock();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bio_scope_servers);
 
 /* Called with bio_scope_lock held. */
 static void bio_scope_adopter_debugfs(struct bio_scope_adopter *a)
@@ -746,6 +770,8 @@ static int __init bio_scope_init(void)
 	bio_scope_debugfs_root = debugfs_create_dir("bioscope", NULL);
 	debugfs_create_file("mode", 0644, bio_scope_debugfs_root, NULL,
 			    &bio_scope_mode_fops);
+	debugfs_create_file("servers", 0444, bio_scope_debugfs_root, NULL,
+			    &bio_scope_servers_fops);
 	bio_scope_debugfs_adopters = debugfs_create_dir("adopters",
 							bio_scope_debugfs_root);
 	/* Adopters registered by earlier initcalls. */

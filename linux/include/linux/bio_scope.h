@@ -478,6 +478,7 @@ struct pid;
 /**
  * struct bio_scope_server - a userspace process that serves an adopter
  * @adopter: the adopter its recursion events are charged to
+ * @name: the device it serves, for the log and debugfs (set before attach)
  * @tgid: the server's thread group
  * @exec_id: the self_exec_id of the attaching task: the program image that
  *	attached (execve() starts a new one, and loses the vouch)
@@ -498,6 +499,7 @@ struct pid;
  */
 struct bio_scope_server {
 	struct bio_scope_adopter *adopter;
+	const char *name;
 	struct pid *tgid;
 	u64 exec_id;
 	bool (*busy)(struct bio_scope_server *s);
