@@ -263,7 +263,7 @@ run_stack() {
 			grep -a 'ios=' /var/log/ublk-scope.out | tail -1 > "$OUT/$stack.servicer" ;;
 		tcmu-zbc)
 			{ grep -a -m1 'kernel passes memory allocation scopes' /var/log/tcmu-runner.log ||
-			  echo "tcmu-runner declared no scopes (TCMU_SCOPE=${TCMU_SCOPE-unset})"; } > "$OUT/$stack.servicer" ;;
+			  echo "tcmu-runner declared no scopes ($(grep -a "^memalloc_scope" /etc/tcmu/tcmu.conf 2>/dev/null || echo "memalloc_scope unset"))"; } > "$OUT/$stack.servicer" ;;
 		esac
 		[ -s "$OUT/$stack.servicer" ] && progress "$stack servicer: $(cat "$OUT/$stack.servicer")"
 		exit 0
