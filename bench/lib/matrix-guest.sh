@@ -68,8 +68,7 @@ for p in sorted(glob.glob("/sys/kernel/debug/bioscope/adopters/*/stats")):
 print(json.dumps(d))'
 }
 
-HUNG_RE='blocked for more than'
-LOCKDEP_RE='possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lock held when returning|INFO: possible irq lock'
+# HUNG_RE and LOCKDEP_RE come from scripts/lib/kernel-reports (through tests/stacked/rc)
 WARN_RE='WARNING: |BUG: |Oops: |general protection fault'
 # KILL a process and its descendants (in_memcg's shell, fio, fio's job processes), by pid
 kill_tree() {
