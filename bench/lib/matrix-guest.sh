@@ -68,8 +68,7 @@ for p in sorted(glob.glob("/sys/kernel/debug/bioscope/adopters/*/stats")):
 print(json.dumps(d))'
 }
 
-HUNG_RE='blocked for more than'
-LOCKDEP_RE='possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lock held when returning|INFO: possible irq lock'
+# HUNG_RE and LOCKDEP_RE come from scripts/lib/kernel-reports (through tests/stacked/rc)
 WARN_RE='WARNING: |BUG: |Oops: |general protection fault'
 # KILL a process and its descendants (in_memcg's shell, fio, fio's job processes), by pid
 kill_tree() {
@@ -263,7 +262,7 @@ run_stack() {
 			grep -a 'ios=' /var/log/ublk-scope.out | tail -1 > "$OUT/$stack.servicer" ;;
 		tcmu-zbc)
 			{ grep -a -m1 'kernel passes memory allocation scopes' /var/log/tcmu-runner.log ||
-			  echo "tcmu-runner declared no scopes (TCMU_SCOPE=${TCMU_SCOPE-unset})"; } > "$OUT/$stack.servicer" ;;
+			  echo "tcmu-runner declared no scopes ($(grep -a "^memalloc_scope" /etc/tcmu/tcmu.conf 2>/dev/null || echo "memalloc_scope unset"))"; } > "$OUT/$stack.servicer" ;;
 		esac
 		[ -s "$OUT/$stack.servicer" ] && progress "$stack servicer: $(cat "$OUT/$stack.servicer")"
 		exit 0

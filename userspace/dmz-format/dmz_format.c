@@ -40,12 +40,6 @@ static uint8_t *alloc_blocks(unsigned int nr)
 	return buf;
 }
 
-static int zone_is_useable(const struct dmz_zone *z)
-{
-	return z->cond != DMZ_ZONE_COND_OFFLINE &&
-	       z->cond != DMZ_ZONE_COND_READONLY;
-}
-
 static int zone_is_seq(const struct dmz_zone *z)
 {
 	return z->type == DMZ_ZONE_TYPE_SEQWRITE_REQ ||
@@ -62,7 +56,7 @@ int dmz_reset_seq_zones(const struct dmz_zdev *dev, const struct dmz_zone *zones
 	while (i < g->nr_zones) {
 		const struct dmz_zone *z = &zones[i];
 
-		if (!zone_is_seq(z) || !zone_is_useable(z) ||
+		if (!zone_is_seq(z) || !dmz_zone_useable(z) ||
 		    z->len != g->zone_nr_sectors ||
 		    z->cond == DMZ_ZONE_COND_EMPTY) {
 			i++;
@@ -70,7 +64,7 @@ int dmz_reset_seq_zones(const struct dmz_zdev *dev, const struct dmz_zone *zones
 		}
 		first = i;
 		while (i < g->nr_zones && zone_is_seq(&zones[i]) &&
-		       zone_is_useable(&zones[i]) &&
+		       dmz_zone_useable(&zones[i]) &&
 		       zones[i].len == g->zone_nr_sectors &&
 		       zones[i].cond != DMZ_ZONE_COND_EMPTY)
 			i++;
@@ -147,16 +141,6 @@ static int write_sb(const struct dmz_zdev *dev, uint8_t *buf,
 	return do_flush(dev, err, errlen);
 }
 
-static int uuid_null(const uint8_t *u)
-{
-	unsigned int i;
-
-	for (i = 0; i < DMZ_UUID_LEN; i++)
-		if (u[i])
-			return 0;
-	return 1;
-}
-
 int dmz_write_metadata(const struct dmz_zdev *dev, const struct dmz_geom *g,
 		       const struct dmz_layout *l,
 		       const struct dmz_format_params *p,
@@ -166,7 +150,7 @@ int dmz_write_metadata(const struct dmz_zdev *dev, const struct dmz_geom *g,
 	int set, ret;
 
 	(void)g;
-	if (uuid_null(p->uuid) || uuid_null(p->dev_uuid)) {
+	if (dmz_uuid_is_null(p->uuid) || dmz_uuid_is_null(p->dev_uuid)) {
 		dmz_seterr(err, errlen, "null uuid (rejected by dmz_check_sb)");
 		return -DMZ_ERR_INVAL;
 	}
@@ -382,7 +366,7 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 			goto out;
 		}
 		z = &zones[zid];
-		if (z->type != DMZ_ZONE_TYPE_CONVENTIONAL || !zone_is_useable(z) ||
+		if (z->type != DMZ_ZONE_TYPE_CONVENTIONAL || !dmz_zone_useable(z) ||
 		    z->len != g->zone_nr_sectors) {
 			dmz_seterr(err, errlen, "metadata zone %u (zone %u) is not a usable random zone",
 			       i, zid);
@@ -448,7 +432,7 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 	for (i = 0; i < g->nr_zones; i++) {
 		const struct dmz_zone *z = &zones[i];
 
-		if (zone_is_seq(z) && zone_is_useable(z) &&
+		if (zone_is_seq(z) && dmz_zone_useable(z) &&
 		    z->len == g->zone_nr_sectors && z->wp != z->start) {
 			dmz_seterr(err, errlen, "sequential zone %u is not empty (wp %llu)",
 			       i, (unsigned long long)(z->wp - z->start));

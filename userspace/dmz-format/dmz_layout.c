@@ -5,6 +5,7 @@
  * drivers/md/dm-zoned-metadata.c), without any I/O.
  */
 #include "dmz_layout.h"
+#include "../include/ilog2.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,26 +78,9 @@ uint32_t dmz_crc32_le(uint32_t crc, const void *p, size_t len)
 
 /* --------------------------------------------------------------- zones */
 
-static int ilog2_u64(uint64_t v)
-{
-	int r = -1;
-
-	while (v) {
-		v >>= 1;
-		r++;
-	}
-	return r;
-}
-
 static int is_pow2(uint64_t v)
 {
 	return v && !(v & (v - 1));
-}
-
-static int zone_useable(const struct dmz_zone *z)
-{
-	return z->cond != DMZ_ZONE_COND_OFFLINE &&
-	       z->cond != DMZ_ZONE_COND_READONLY;
 }
 
 int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
@@ -175,7 +159,7 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 			dmz_seterr(err, errlen, "zone %u has unknown type 0x%x", i, z->type);
 			return -DMZ_ERR_GEOMETRY;
 		}
-		if (!zone_useable(z)) {
+		if (!dmz_zone_useable(z)) {
 			g->nr_unusable_zones++;
 			continue;
 		}
@@ -193,7 +177,7 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 		for (i = (uint32_t)g->sb_zone; i < nr_zones; i++) {
 			if (zones[i].len != zone_nr_sectors ||
 			    zones[i].type != DMZ_ZONE_TYPE_CONVENTIONAL ||
-			    !zone_useable(&zones[i]))
+			    !dmz_zone_useable(&zones[i]))
 				break;
 			g->nr_contig_rnd++;
 		}
@@ -391,16 +375,6 @@ int dmz_sb_decode(const uint8_t blk[DMZ_BLOCK_SIZE], struct dmz_sb_info *sb)
 	return sb_block_crc(blk, sb->gen) == sb->crc;
 }
 
-static int uuid_is_null(const uint8_t *u)
-{
-	unsigned int i;
-
-	for (i = 0; i < DMZ_UUID_LEN; i++)
-		if (u[i])
-			return 0;
-	return 1;
-}
-
 int dmz_kernel_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE],
 			const struct dmz_geom *g, uint32_t zone_id,
 			const uint8_t *label_ref, const uint8_t *uuid_ref,
@@ -439,11 +413,11 @@ int dmz_kernel_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE],
 		return -DMZ_ERR_BAD_SB;
 	}
 	if (sb.version > 1) {
-		if (uuid_is_null(sb.uuid)) {
+		if (dmz_uuid_is_null(sb.uuid)) {
 			dmz_seterr(err, errlen, "NULL DM-Zoned uuid");
 			return -DMZ_ERR_BAD_SB;
 		}
-		if (uuid_ref && !uuid_is_null(uuid_ref) &&
+		if (uuid_ref && !dmz_uuid_is_null(uuid_ref) &&
 		    memcmp(uuid_ref, sb.uuid, DMZ_UUID_LEN)) {
 			dmz_seterr(err, errlen, "mismatching DM-Zoned uuid");
 			return -DMZ_ERR_BAD_SB;
@@ -453,7 +427,7 @@ int dmz_kernel_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE],
 			dmz_seterr(err, errlen, "mismatching DM-Zoned label");
 			return -DMZ_ERR_BAD_SB;
 		}
-		if (uuid_is_null(sb.dev_uuid)) {
+		if (dmz_uuid_is_null(sb.dev_uuid)) {
 			dmz_seterr(err, errlen, "NULL device uuid");
 			return -DMZ_ERR_BAD_SB;
 		}

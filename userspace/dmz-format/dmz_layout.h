@@ -142,6 +142,24 @@ struct dmz_super_disk {
 	uint8_t reserved[400];		/* 112 .. 511 */
 } __attribute__((packed));
 
+/* A zone dm-zoned can use: neither offline nor read-only. */
+static inline int dmz_zone_useable(const struct dmz_zone *z)
+{
+	return z->cond != DMZ_ZONE_COND_OFFLINE &&
+	       z->cond != DMZ_ZONE_COND_READONLY;
+}
+
+/* An all-zero uuid, which dm-zoned rejects. */
+static inline int dmz_uuid_is_null(const uint8_t u[DMZ_UUID_LEN])
+{
+	unsigned int i;
+
+	for (i = 0; i < DMZ_UUID_LEN; i++)
+		if (u[i])
+			return 0;
+	return 1;
+}
+
 /* Little-endian helpers */
 static inline void dmz_put_le32(uint8_t *p, uint32_t v)
 {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "scope_core.h"
+#include "../include/ilog2.h"
 
 #define LOAD(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -174,17 +175,6 @@ int iod_file_range(const struct ublksrv_io_desc *iod, uint64_t dev_bytes,
 	return 0;
 }
 
-static int ilog2_u32(uint32_t v)
-{
-	int r = -1;
-
-	while (v) {
-		v >>= 1;
-		r++;
-	}
-	return r;
-}
-
 int compute_params(uint64_t file_size, uint32_t max_io_bytes, uint32_t lbs,
 		   bool discard, struct ublk_params *p)
 {
@@ -198,7 +188,7 @@ int compute_params(uint64_t file_size, uint32_t max_io_bytes, uint32_t lbs,
 	size = file_size & ~(uint64_t)(lbs - 1);
 	if (size == 0)
 		return -EINVAL;
-	lshift = ilog2_u32(lbs);
+	lshift = ilog2_u64(lbs);
 
 	memset(p, 0, sizeof(*p));
 	p->len = sizeof(*p);

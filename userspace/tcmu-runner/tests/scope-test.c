@@ -3,11 +3,14 @@
  * Host unit test of tcmu-runner's memory allocation scope helper
  * (libtcmu_scope.c, added by ../patches): kflags -> RWF mapping (WB is
  * information only: never RWF_LOCAL_THROTTLE, the kernel exempts the
- * server itself), the mailbox declaration, TCMU_SCOPE=0, the
+ * server itself), the mailbox declaration, memalloc_scope in tcmu.conf
+ * (parsed by libtcmu_config.c, the shipped tcmu.conf included), the
  * EOPNOTSUPP/EINVAL/ENOSYS fallback with its log-once message, and EPERM,
- * which is no fallback.  The system calls are faked (tcmu_scope_reset())
- * and libtcmu's log functions are stubbed here, so no kernel support is
- * needed.  Last line: "N passed, M failed"; exit status 1 on any failure.
+ * which is no fallback.  libtcmu_scope.c and libtcmu_config.c are compiled
+ * into this program (scope-impl.h): the system calls are faked and
+ * libtcmu's log functions are stubbed here, so no kernel support and no
+ * test hook in libtcmu are needed.  Last line: "N passed, M failed"; exit
+ * status 1 on any failure.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,9 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
-#include "libtcmu_log.h"
-#include "libtcmu_scope.h"
+#include "scope-impl.h"
+#include "libtcmu_config.c"
 
 /*
  * The RWF values of the helper against bioscope_uapi.h, where the values
@@ -140,20 +144,14 @@ static ssize_t fake_pwritev2(int fd, const struct iovec *iov, int iovcnt,
 	return fake_rw(iov, iovcnt, flags);
 }
 
-static const struct tcmu_scope_ops fake_ops = {
-	.sys_preadv2 = fake_preadv2,
-	.sys_pwritev2 = fake_pwritev2,
-};
-
-/* Fresh helper state, fake syscalls that fail with err for mask. */
-static void setup(const char *name, const char *env, int mask, int err)
+/*
+ * Fresh helper state, memalloc_scope on or off, fake syscalls that fail
+ * with err for mask.
+ */
+static void setup(const char *name, bool on, int mask, int err)
 {
 	cur = name;
-	if (env)
-		setenv("TCMU_SCOPE", env, 1);
-	else
-		unsetenv("TCMU_SCOPE");
-	tcmu_scope_reset(&fake_ops);
+	scope_reset(on);
 	memset(&fake, 0, sizeof(fake));
 	fake.fail_mask = mask;
 	fake.fail_errno = err;
@@ -213,7 +211,7 @@ static void test_map(void)
 	};
 	uint8_t k;
 
-	setup("map", NULL, 0, 0);
+	setup("map", true, 0, 0);
 	for (k = 0; k < 8; k++) {
 		CHECK_EQ(tcmu_scope_kflags_to_rwf(k), want[k]);
 		CHECK_EQ(tcmu_scope_rwf(k), want[k]);
@@ -248,43 +246,146 @@ static void test_map(void)
 	}
 }
 
-static void test_env(void)
+/* memalloc_scope = 0: no flags at all, for reads or writes */
+static void test_off(void)
 {
 	uint8_t k;
 
-	setup("env_off", "0", 0, 0);
+	setup("off", false, 0, 0);
 	CHECK(!tcmu_scope_enabled());
 	for (k = 0; k < 8; k++) {
 		CHECK_EQ(tcmu_scope_rwf(k), 0);
 		fake.calls = 0;
 		CHECK_EQ(wr(k), sizeof(buf));
 		CHECK_EQ(fake.flags[0], 0);
+		fake.calls = 0;
+		CHECK_EQ(rd(k), sizeof(buf));
+		CHECK_EQ(fake.flags[0], 0);
 	}
 	/* the pure mapping does not care */
 	CHECK_EQ(tcmu_scope_kflags_to_rwf(ALL), TCMU_SCOPE_RWF_MASK);
 	CHECK_EQ(nlog, 0);
 
-	setup("env_on", "1", 0, 0);
+	/* a change is logged once, and seen by the next IO */
+	setup("set_enabled", true, 0, 0);
+	tcmu_scope_set_enabled(true);
+	CHECK_EQ(nlog, 0);
+	tcmu_scope_set_enabled(false);
+	tcmu_scope_set_enabled(false);
+	CHECK_EQ(nlog, 1);
+	CHECK(strstr(logbuf[0], "memalloc_scope now is off") != NULL);
+	CHECK(!tcmu_scope_enabled());
+	CHECK_EQ(wr(ALL), sizeof(buf));
+	CHECK_EQ(fake.flags[0], 0);
+	tcmu_scope_set_enabled(true);
+	CHECK_EQ(nlog, 2);
+	CHECK(strstr(logbuf[1], "memalloc_scope now is on") != NULL);
+	CHECK_EQ(wr(ALL), sizeof(buf));
+	CHECK_EQ(fake.flags[1], TCMU_SCOPE_RWF_MASK);
+}
+
+/* ------------------------------------------- libtcmu_config.c stubs */
+
+void tcmu_set_log_level(int level)
+{
+	(void)level;
+}
+
+int tcmu_resetup_log_file(struct tcmu_config *cfg, char *log_dir)
+{
+	(void)cfg; (void)log_dir;
+	return 0;
+}
+
+void tcmu_set_thread_name(const char *prefix, struct tcmu_device *dev)
+{
+	(void)prefix; (void)dev;
+}
+
+void tcmu_thread_cancel(pthread_t thread)
+{
+	(void)thread;
+}
+
+/* Parse text as tcmu_load_config() parses /etc/tcmu/tcmu.conf. */
+static void parse_conf(struct tcmu_config *cfg, const char *text)
+{
+	size_t len = strlen(text);
+	char *b = malloc(len + 1);
+
+	if (!b)
+		abort();
+	memcpy(b, text, len + 1);
+	tcmu_parse_options(cfg, b, len);
+	free(b);
+}
+
+/*
+ * memalloc_scope in tcmu.conf, through libtcmu_config.c: on by default and
+ * in the shipped file, where it is documented; 0 turns it off, 1 on; when
+ * it is commented out again on a reload, the default comes back.
+ */
+static void test_conf(void)
+{
+	struct tcmu_config *cfg;
+	char shipped[8192];
+	size_t n;
+	FILE *f;
+
+	setup("conf_shipped", false, 0, 0);
+	cfg = tcmu_initialize_config();
+	if (!cfg) {
+		CHECK(cfg != NULL);
+		return;
+	}
+	f = fopen(TCMU_CONF, "r");
+	CHECK(f != NULL);
+	n = f ? fread(shipped, 1, sizeof(shipped) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	shipped[n] = 0;
+	CHECK(strstr(shipped, "\n# memalloc_scope = 1\n") != NULL);
+	parse_conf(cfg, shipped);
+	CHECK_EQ(cfg->memalloc_scope, 1);
 	CHECK(tcmu_scope_enabled());
 	CHECK_EQ(tcmu_scope_rwf(ALL), TCMU_SCOPE_RWF_MASK);
-	setup("env_unset", NULL, 0, 0);
-	CHECK(tcmu_scope_enabled());
-	setup("env_empty", "", 0, 0);
+
+	setup("conf_off", true, 0, 0);
+	parse_conf(cfg, "log_level = 3\nmemalloc_scope = 0\n");
+	CHECK_EQ(cfg->memalloc_scope, 0);
+	CHECK(!tcmu_scope_enabled());
+	CHECK_EQ(tcmu_scope_rwf(ALL), 0);
+	CHECK_EQ(nlog, 1);
+	CHECK(strstr(logbuf[0], "memalloc_scope now is off") != NULL);
+
+	/* a reload with the option commented out: back to the default */
+	setup("conf_reload_default", false, 0, 0);
+	parse_conf(cfg, "# memalloc_scope = 0\nlog_level = 3\n");
+	CHECK_EQ(cfg->memalloc_scope, 1);
 	CHECK(tcmu_scope_enabled());
 
-	/* read once: a later change of the environment is not seen */
-	setup("env_once", NULL, 0, 0);
+	setup("conf_on", false, 0, 0);
+	parse_conf(cfg, "memalloc_scope = 1");	/* at file end, no newline */
+	CHECK_EQ(cfg->memalloc_scope, 1);
 	CHECK(tcmu_scope_enabled());
+
+	/* the environment does not turn it off */
+	setup("conf_env_ignored", true, 0, 0);
 	setenv("TCMU_SCOPE", "0", 1);
+	parse_conf(cfg, "log_level = 3\n");
 	CHECK(tcmu_scope_enabled());
+	CHECK_EQ(tcmu_scope_rwf(ALL), TCMU_SCOPE_RWF_MASK);
 	unsetenv("TCMU_SCOPE");
+
+	tcmu_free_config(cfg);
+	scope_reset(true);
 }
 
 static void test_mailbox(void)
 {
 	uint16_t f;
 
-	setup("mailbox", NULL, 0, 0);
+	setup("mailbox", true, 0, 0);
 	f = 0x1;			/* CAP_OOOC, no CAP_SCOPE: old kernel */
 	CHECK(!tcmu_scope_mailbox_setup(&f));
 	CHECK_EQ(f, 0x1);
@@ -300,8 +401,8 @@ static void test_mailbox(void)
 	CHECK(!tcmu_scope_mailbox_setup(&f));
 	CHECK_EQ(f, 0x1);
 
-	/* TCMU_SCOPE=0: never declared, stale declaration withdrawn */
-	setup("mailbox_env_off", "0", 0, 0);
+	/* memalloc_scope = 0: never declared, stale declaration withdrawn */
+	setup("mailbox_off", false, 0, 0);
 	f = TCMU_MAILBOX_FLAG_CAP_SCOPE;
 	CHECK(!tcmu_scope_mailbox_setup(&f));
 	CHECK_EQ(f, TCMU_MAILBOX_FLAG_CAP_SCOPE);
@@ -309,13 +410,12 @@ static void test_mailbox(void)
 	CHECK(!tcmu_scope_mailbox_setup(&f));
 	CHECK_EQ(f, TCMU_MAILBOX_FLAG_CAP_SCOPE);
 	CHECK_EQ(nlog, 0);
-	unsetenv("TCMU_SCOPE");
 }
 
 /* A kernel without the RWF scope flags fails them with err. */
 static void test_no_rwf(const char *name, int err)
 {
-	setup(name, NULL, TCMU_SCOPE_RWF_MASK, err);
+	setup(name, true, TCMU_SCOPE_RWF_MASK, err);
 
 	/* first IO: tried with the flags, retried without, succeeds */
 	CHECK_EQ(wr(ALL), sizeof(buf));
@@ -337,7 +437,7 @@ static void test_no_rwf(const char *name, int err)
 	CHECK_EQ(nlog, 1);		/* logged once */
 
 	/* an IO in flight with the flags when another hits the fallback */
-	setup(name, NULL, TCMU_SCOPE_RWF_MASK, err);
+	setup(name, true, TCMU_SCOPE_RWF_MASK, err);
 	fake.nest = true;
 	CHECK_EQ(wr(ALL), sizeof(buf));
 	CHECK_EQ(fake.nested_ret, sizeof(buf));
@@ -348,7 +448,7 @@ static void test_no_rwf(const char *name, int err)
 /* EINVAL/EPERM the flags did not cause: the IO fails, the flags stay. */
 static void test_not_the_flags(void)
 {
-	setup("einval_not_flags", NULL, 0, EINVAL);
+	setup("einval_not_flags", true, 0, EINVAL);
 	fake.fail_always = true;
 	errno = 0;
 	CHECK_EQ(rd(TCMU_KFLAG_SCOPE_NOFS), -1);
@@ -359,7 +459,7 @@ static void test_not_the_flags(void)
 	CHECK_EQ(tcmu_scope_rwf(ALL), TCMU_SCOPE_RWF_MASK);
 
 	/* EPERM (a sealed file): the IO's own error, no retry */
-	setup("eperm_not_flags", NULL, 0, EPERM);
+	setup("eperm_not_flags", true, 0, EPERM);
 	fake.fail_always = true;
 	CHECK_EQ(wr(ALL), -1);
 	CHECK_EQ(errno, EPERM);
@@ -368,7 +468,7 @@ static void test_not_the_flags(void)
 	CHECK_EQ(tcmu_scope_rwf(ALL), TCMU_SCOPE_RWF_MASK);
 
 	/* other errors: no retry, errno kept */
-	setup("eio", NULL, TCMU_SCOPE_RWF_MASK, EIO);
+	setup("eio", true, TCMU_SCOPE_RWF_MASK, EIO);
 	CHECK_EQ(wr(ALL), -1);
 	CHECK_EQ(errno, EIO);
 	CHECK_EQ(fake.calls, 1);
@@ -376,7 +476,7 @@ static void test_not_the_flags(void)
 	CHECK_EQ(tcmu_scope_rwf(ALL), TCMU_SCOPE_RWF_MASK);
 
 	/* no scope flags: no retry even on EOPNOTSUPP */
-	setup("no_flags", NULL, 0, EOPNOTSUPP);
+	setup("no_flags", true, 0, EOPNOTSUPP);
 	fake.fail_always = true;
 	CHECK_EQ(rd(0), -1);
 	CHECK_EQ(errno, EOPNOTSUPP);
@@ -387,7 +487,7 @@ static void test_not_the_flags(void)
 /* The retry fails otherwise: flags off, the retry's errno survives the log. */
 static void test_retry_fails(void)
 {
-	setup("retry_fails", NULL, TCMU_SCOPE_RWF_MASK, EOPNOTSUPP);
+	setup("retry_fails", true, TCMU_SCOPE_RWF_MASK, EOPNOTSUPP);
 	fake.retry_errno = EIO;
 	errno = 0;
 	CHECK_EQ(wr(TCMU_KFLAG_SCOPE_NOFS | TCMU_KFLAG_SCOPE_NOIO), -1);
@@ -404,7 +504,7 @@ static void test_retry_fails(void)
  */
 static void test_eperm(void)
 {
-	setup("eperm", NULL, TCMU_SCOPE_RWF_MASK, EPERM);
+	setup("eperm", true, TCMU_SCOPE_RWF_MASK, EPERM);
 	CHECK_EQ(wr(ALL), -1);
 	CHECK_EQ(errno, EPERM);
 	CHECK_EQ(fake.calls, 1);
@@ -437,7 +537,7 @@ static void test_no_local_throttle(void)
 {
 	unsigned int k;
 
-	setup("no_local_throttle", NULL, 0, 0);
+	setup("no_local_throttle", true, 0, 0);
 	setenv("TCMU_SCOPE_THROTTLE", "role", 1);
 	for (k = 0; k < 256; k++) {
 		fake.calls = 0;
@@ -479,7 +579,7 @@ static void test_threads(int mask, int err, const char *msg)
 	void *r;
 	int i;
 
-	setup(err == EINVAL ? "threads_einval" : "threads_eopnotsupp", NULL,
+	setup(err == EINVAL ? "threads_einval" : "threads_eopnotsupp", true,
 	      mask, err);
 	for (i = 0; i < NTHREADS; i++)
 		CHECK_EQ(pthread_create(&t[i], NULL, io_thread, NULL), 0);
@@ -499,7 +599,8 @@ int main(void)
 {
 	test_uapi_values();
 	test_map();
-	test_env();
+	test_off();
+	test_conf();
 	test_mailbox();
 	test_no_rwf("no_rwf_eopnotsupp", EOPNOTSUPP);
 	test_no_rwf("no_rwf_einval", EINVAL);

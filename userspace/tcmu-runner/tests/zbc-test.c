@@ -7,15 +7,17 @@
  *
  * file_zbc.c of the patched tree is included here, with libtcmu and
  * tcmu-runner stubbed, and drives a real backstore file in a temporary
- * directory.  preadv2()/pwritev2() are faked (tcmu_scope_reset()): each
- * call is recorded, then done without the scope flags, which the host
- * kernel does not know.  Last line: "N passed, M failed"; exit status 1 on
+ * directory.  libtcmu_scope.c is compiled in too (scope-impl.h), its
+ * preadv2()/pwritev2() faked: each call is recorded, then done without the
+ * scope flags, which the host kernel does not know.  Last line: "N passed, M failed"; exit status 1 on
  * any failure.
  */
 #include "file_zbc.c"
 
 #include <limits.h>
 #include <stdarg.h>
+
+#include "scope-impl.h"
 
 #include "../../include/check.h"
 
@@ -278,11 +280,6 @@ static ssize_t fake_pwritev2(int fd, const struct iovec *iov, int iovcnt,
 {
 	return fake_rw(true, fd, iov, iovcnt, ofst, flags);
 }
-
-static const struct tcmu_scope_ops fake_ops = {
-	.sys_preadv2 = fake_preadv2,
-	.sys_pwritev2 = fake_pwritev2,
-};
 
 static void setup(const char *name)
 {
@@ -724,7 +721,7 @@ static void test_meta_write_fails(void)
 static void test_fallback(void)
 {
 	setup("fallback");
-	tcmu_scope_reset(&fake_ops);
+	scope_reset(true);
 	CHECK_EQ(zout(ZBC_SA_RESET_WP, zstart(6), false, 0), TCMU_STS_OK);
 	setup("fallback");
 	fk.fail_rwf = EOPNOTSUPP;
@@ -734,16 +731,14 @@ static void test_fallback(void)
 	CHECK_EQ(fk.rec[1].flags, 0);
 	check_one_zone_write("wp", 6, 0);
 	CHECK_EQ(fzone(6).wp, zstart(6) + LBAS);
-	tcmu_scope_reset(&fake_ops);
+	scope_reset(true);
 
-	/* TCMU_SCOPE=0: no flags at all */
+	/* memalloc_scope = 0: no flags at all */
 	setup("scope_off");
-	setenv("TCMU_SCOPE", "0", 1);
-	tcmu_scope_reset(&fake_ops);
+	scope_reset(false);
 	CHECK_EQ(zwrite(zstart(6) + LBAS, NOIO), TCMU_STS_OK);
 	check_one_zone_write("wp", 6, 0);
-	unsetenv("TCMU_SCOPE");
-	tcmu_scope_reset(&fake_ops);
+	scope_reset(true);
 }
 
 /* Close and open again: the state is read back, open zones are closed. */
@@ -801,8 +796,7 @@ int main(void)
 	char tmpl[] = "/tmp/zbc-test.XXXXXX", dir[PATH_MAX];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	unsetenv("TCMU_SCOPE");
-	tcmu_scope_reset(&fake_ops);
+	scope_reset(true);
 	if (!mkdtemp(tmpl) || !realpath(tmpl, dir)) {
 		perror("mkdtemp");
 		return 1;
