@@ -535,6 +535,22 @@ static bool bio_scope_reported_before(const struct bio_scope_adopter *a,
 	return before;
 }
 
+/* Forget @a, which is being unregistered. */
+static void bio_scope_reported_forget(const struct bio_scope_adopter *a)
+{
+	int i;
+
+	spin_lock(&bio_scope_reported_lock);
+	for (i = 0; i < BIO_SCOPE_REPORTED_MAX; i++) {
+		if (bio_scope_reported[i].a == a) {
+			bio_scope_reported[i].a = NULL;
+			bio_scope_reported[i].dev = 0;
+			bio_scope_reported[i].kinds = 0;
+		}
+	}
+	spin_unlock(&bio_scope_reported_lock);
+}
+
 /**
  * __bio_scope_note_recursion - count a recursion event of a serving task
  * @kind: what the task is about to do
