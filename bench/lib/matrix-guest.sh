@@ -52,6 +52,12 @@ ROWS=$OUT/rows.jsonl
 export BIOSCOPE_PRESSURE=max
 
 T0=$(date +%s)
+# ", ETA N min" for the cells left in this VM, from the time the ones done took.
+cell_eta() {
+	local done=$1 total=$2 el=$(( $(date +%s) - T0 ))
+	[ "$done" -gt 0 ] && [ "$done" -lt "$total" ] || return 0
+	printf ', ETA %d min' $(( (el * (total - done) / done + 59) / 60 ))
+}
 progress() { printf '[bench %s %s %s +%ss] %s\n' "$NAME" "$MODE" "$(date +%T)" "$(( $(date +%s) - T0 ))" "$*"; }
 
 # JSON string escaping for the few free-text fields.
@@ -203,7 +209,7 @@ run_cell() {
 		"$mbps" "$iops" "$clat" "$rc" "$ferr" "$hung" "$lockdep" "$warn" "$oom" "$((t1 - t0))" \
 		"$SIZE" "$RT" "$RAMP" "$eng" "$qd" >> "$ROWS"
 	progress "cell $idx/$total $stack $( [ "$direct" = 1 ] && echo direct || echo buffered) $rw $bs pressure=$pressure rep=$rep:" \
-		"$mbps MB/s $iops IOPS $status${reason:+ ($reason)} [$((t1 - t0)) s]"
+		"$mbps MB/s $iops IOPS $status${reason:+ ($reason)} [$((t1 - t0)) s]$(cell_eta "$idx" "$total")"
 	if [ $stuck = 1 ]; then
 		echo w > /proc/sysrq-trigger 2>/dev/null
 		sleep 1
