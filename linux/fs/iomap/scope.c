@@ -41,7 +41,6 @@ blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
 		scope |= BIO_SCOPE_WB;
 	return scope;
 }
-EXPORT_SYMBOL_GPL(iomap_dio_scope);
 
 /**
  * iomap_dio_scope_bio - stamp a direct IO's scope on one of its bios
@@ -53,7 +52,6 @@ void iomap_dio_scope_bio(struct bio *bio, blk_opf_t scope)
 	if (scope)
 		bio_scope_stamp(bio, scope, BIO_SCOPE_SRC_IOMAP);
 }
-EXPORT_SYMBOL_GPL(iomap_dio_scope_bio);
 
 /**
  * iomap_ioend_scope_bio - stamp the writeback scope on an ioend bio
@@ -67,4 +65,3 @@ void iomap_ioend_scope_bio(struct bio *bio)
 {
 	bio_scope_stamp(bio, BIO_SCOPE_NOFS | BIO_SCOPE_WB, BIO_SCOPE_SRC_IOMAP);
 }
-EXPORT_SYMBOL_GPL(iomap_ioend_scope_bio);
