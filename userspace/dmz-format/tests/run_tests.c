@@ -272,10 +272,14 @@ static void test_layout_reserved_option(void)
 	CHECK_EQ(l.nr_reserved_seq, 4);
 	CHECK_EQ(l.nr_chunks, 122);
 	CHECK(kernel_accepts(&g, &l, err, sizeof(err)) == 0);
-	/* more reserved zones than sequential zones */
-	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 24, 105, &g, &l, err, sizeof(err)),
-		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 105 sequential zones");
+	/* as many as the conventional zones: kept */
+	REQUIRE(geom_layout(2 * GiB, 16 * MiB, 0, 24, 24, &g, &l, err, sizeof(err)) == 0);
+	CHECK_EQ(l.nr_reserved_seq, 24);
+	/* more than the conventional zones: cut to 24 - 1 */
+	REQUIRE(geom_layout(2 * GiB, 16 * MiB, 0, 24, 105, &g, &l, err, sizeof(err)) == 0);
+	CHECK_EQ(l.nr_reserved_seq, 23);
+	CHECK_EQ(l.nr_chunks, 128 - 2 - 23);
+	CHECK(kernel_accepts(&g, &l, err, sizeof(err)) == 0);
 }
 
 static void test_layout_default_reserved_small(void)
@@ -284,7 +288,7 @@ static void test_layout_default_reserved_small(void)
 	struct dmz_layout l;
 	char err[256] = "";
 
-	/* 16 zones, 4 conventional, 12 sequential: reserved = 12 / 4 = 3 */
+	/* 16 zones, 4 conventional: reserved = min(16, 4 - 1) = 3 */
 	REQUIRE(geom_layout(256 * MiB, 16 * MiB, 0, 4, 0, &g, &l, err, sizeof(err)) == 0);
 	CHECK_EQ(l.nr_reserved_seq, 3);
 	CHECK_EQ(l.nr_chunks, 16 - 2 - 3);
@@ -299,7 +303,7 @@ static void test_layout_no_conventional(void)
 
 	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 0, 0, &g, &l, err, sizeof(err)),
 		 -DMZ_ERR_NO_CONV);
-	CHECK_STR_CONTAINS(err, "needs at least 3 conventional zones");
+	CHECK_STR_CONTAINS(err, "no conventional zones: dm-zoned needs at least 3 for its metadata");
 }
 
 static void test_layout_too_small(void)
@@ -310,25 +314,25 @@ static void test_layout_too_small(void)
 
 	/* 2 conventional zones: metadata fits, but no random buffer zone */
 	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 2, 0, &g, &l, err, sizeof(err)),
+		 -DMZ_ERR_NO_CONV);
+	CHECK_STR_CONTAINS(err, "only 2 conventional zones: dm-zoned needs at least 3");
+	CHECK_STR_CONTAINS(err, "1 missing");
+	/* 4 zones, 3 conventional: 2 metadata + 2 reserved leave no chunk */
+	CHECK_EQ(geom_layout(64 * MiB, 16 * MiB, 0, 3, 0, &g, &l, err, sizeof(err)),
 		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 3 conventional zones");
-	/* the minimum: 3 conventional (2 metadata + 1 data) + 1 reserved seq */
-	CHECK_EQ(geom_layout(64 * MiB, 16 * MiB, 0, 3, 0, &g, &l, err, sizeof(err)), 0);
-	CHECK_EQ(l.nr_reserved_seq, 1);
+	CHECK_STR_CONTAINS(err, "no zone left for data: 4 usable zones - 2 metadata - 2 reserved = 0 chunks, at least 1 missing");
+	/* the minimum: 5 zones, 3 conventional: 1 chunk */
+	CHECK_EQ(geom_layout(80 * MiB, 16 * MiB, 0, 3, 0, &g, &l, err, sizeof(err)), 0);
+	CHECK_EQ(l.nr_reserved_seq, 2);
 	CHECK_EQ(l.nr_chunks, 1);
 	CHECK(kernel_accepts(&g, &l, err, sizeof(err)) == 0);
-	/* 5 zones: 3 conv + 2 seq */
-	CHECK_EQ(geom_layout(80 * MiB, 16 * MiB, 0, 3, 0, &g, &l, err, sizeof(err)), 0);
-	CHECK_EQ(l.nr_chunks, 2);
-	CHECK(kernel_accepts(&g, &l, err, sizeof(err)) == 0);
-	/* --reserved 2 with a single sequential zone */
-	CHECK_EQ(geom_layout(64 * MiB, 16 * MiB, 0, 3, 2, &g, &l, err, sizeof(err)),
+	/* only conventional zones: dmzadm formats it, and so do we */
+	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 128, 0, &g, &l, err, sizeof(err)), 0);
+	CHECK_EQ(l.nr_chunks, 110);
+	/* reserved zones as many as the usable zones */
+	CHECK_EQ(geom_layout(64 * MiB, 16 * MiB, 0, 4, 4, &g, &l, err, sizeof(err)),
 		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 2 sequential zones");
-	/* only conventional zones: nothing to reserve for reclaim */
-	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 128, 0, &g, &l, err, sizeof(err)),
-		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 1 sequential zone");
+	CHECK_STR_CONTAINS(err, "only 4 usable zones: 4 reserved sequential zones need at least 5, 1 missing");
 }
 
 static void test_layout_multi_zone_metadata(void)
@@ -341,9 +345,12 @@ static void test_layout_multi_zone_metadata(void)
 	 * 8 GiB with 1 MiB zones: 8192 zones, 256 blocks per zone, one
 	 * bitmap block per zone: 1 + 16 + 8192 = 8209 blocks = 33 zones/set.
 	 */
-	CHECK_EQ(geom_layout(8 * GiB, 1 * MiB, 0, 66, 0, &g, &l, err, sizeof(err)),
+	CHECK_EQ(geom_layout(8 * GiB, 1 * MiB, 0, 65, 0, &g, &l, err, sizeof(err)),
 		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 67 conventional zones");
+	CHECK_STR_CONTAINS(err, "only 65 conventional zones: the 2 metadata sets of 33 zones each need 66, 1 missing");
+	/* as dmzadm: both sets may take every conventional zone */
+	CHECK_EQ(geom_layout(8 * GiB, 1 * MiB, 0, 66, 0, &g, &l, err, sizeof(err)), 0);
+	CHECK_EQ(l.nr_chunks, 8192 - 66 - 16);
 	REQUIRE(geom_layout(8 * GiB, 1 * MiB, 0, 100, 0, &g, &l, err, sizeof(err)) == 0);
 	CHECK_EQ(l.nr_bitmap_blocks, 8192);
 	CHECK_EQ(l.nr_chunks, 8192 - 66 - 16);
@@ -389,7 +396,7 @@ static void test_layout_conv_not_contiguous(void)
 	REQUIRE(dmz_scan_zones(z, nr, 32768, 4194304, &g, err, sizeof(err)) == 0);
 	CHECK_EQ(g.nr_contig_rnd, 1);
 	CHECK_EQ(dmz_compute_layout(&g, 0, &l, err, sizeof(err)), -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "contiguous conventional zones");
+	CHECK_STR_CONTAINS(err, "only 1 usable conventional zone in a row from zone 0: the 2 metadata sets of 1 zone each need 2, 1 missing");
 	free(z);
 }
 
