@@ -821,6 +821,8 @@ static const struct geom_row geom_rows[] = {
 	/* a runt last zone: not usable (kernel); dmzadm refuses the device */
 	{ "2 GiB + 5 MiB, 16 MiB zones, 24 conv (runt)", 2 * GiB + 5 * MiB, 16 * MiB, 24, 0,
 	  16, 110, 1845493760ull, 0, "Invalid zones (last sector reported is 4204544, expected 4227072)" },
+	{ "1 GiB + 4 MiB, 8 MiB zones, 12 conv (runt)", 1 * GiB + 4 * MiB, 8 * MiB, 12, 0,
+	  11, 115, 964689920ull, 0, "Invalid zones (last sector reported is 2105344, expected 2113536)" },
 	/* 256 MiB zones: 2 bitmap blocks per zone */
 	{ "16 GiB, 256 MiB zones, 4 conv", 16 * GiB, 256 * MiB, 4, 0,
 	  3, 59, 15837691904ull, 1, NULL },		/* 64 - 2 - 3 */
@@ -890,10 +892,14 @@ next:
 	}
 }
 
-/* Format the devices and a few more on the fake device, verify. */
+/*
+ * Format the issue's devices and a few more on the fake device, verify
+ * (rows 0-2, 12 and 15 are also formatted on null_blk by tests/vm/dmz-format,
+ * which checks the refusals of rows 3, 5 and 11 there).
+ */
 static void test_geometry_table_format(void)
 {
-	static const unsigned int rows[] = { 0, 1, 2, 6, 7, 12, 13, 14, 15 };
+	static const unsigned int rows[] = { 0, 1, 2, 6, 7, 12, 13, 14, 15, 16 };
 	struct dmz_verify_report rep;
 	unsigned int i;
 
