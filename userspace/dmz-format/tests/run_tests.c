@@ -860,6 +860,8 @@ static void test_geometry_table(void)
 		t_failed = 0;
 		ret = geom_layout(r->cap, r->zone, 0, r->conv, 0, &g, &l, err, sizeof(err));
 		CHECK_EQ(ret, r->ret);
+		if (ret)
+			printf("  table: %s: refused: %s\n", r->name, err);
 		if (r->ret) {
 			CHECK_STR_CONTAINS(err, r->msg);
 			goto next;
@@ -868,6 +870,10 @@ static void test_geometry_table(void)
 			fprintf(stderr, "  err: %s\n", err);
 			goto next;
 		}
+		printf("  table: %s: %u zones, nr_reserved_seq %u, nr_chunks %u, %u+%u metadata zones, capacity %llu bytes\n",
+		       r->name, g.nr_zones, l.nr_reserved_seq, l.nr_chunks,
+		       l.nr_meta_zones, l.nr_meta_zones,
+		       (unsigned long long)l.nr_chunks * r->zone);
 		CHECK_EQ(l.nr_reserved_seq, r->reserved);
 		CHECK_EQ(l.nr_chunks, r->chunks);
 		CHECK_EQ((uint64_t)l.nr_chunks * r->zone, r->bytes);
@@ -878,6 +884,9 @@ static void test_geometry_table(void)
 			dmz_sb_fill(&sb, &l, set, 1, "t", UUID_A, UUID_B);
 			dmz_sb_encode(&sb, blk);
 			ret = dmz_ref_check_sb(blk, &g, l.sb_block[set], NULL, why, sizeof(why));
+			if (!set)
+				printf("  table: %s: dmzadm --check: %s\n", r->name,
+				       ret ? why : "super blocks accepted");
 			if (r->ref) {
 				CHECK_EQ(ret, 0);
 			} else {
