@@ -214,7 +214,7 @@ uint32_t dmz_clamp_reserved_seq(const struct dmz_geom *g, uint32_t requested)
 	 * count is cut to one less than the cache zones.
 	 */
 	if (r > g->nr_cache_zones)
-		r = g->nr_cache_zones - 1;
+		r = g->nr_cache_zones ? g->nr_cache_zones - 1 : 0;
 	return r;
 }
 
