@@ -106,10 +106,11 @@ static void usage(FILE *f)
 		"Format a zoned block device for the dm-zoned target (metadata v2).\n\n"
 		"  -f, --force        overwrite an existing dm-zoned super block\n"
 		"  -l, --label NAME   dm-zoned label (max %u characters, default: device name)\n"
-		"  -r, --reserved N   sequential zones reserved for reclaim (default: min(%u, max(1, seq zones / 4)))\n"
+		"  -r, --reserved N   sequential zones reserved for reclaim (default %u; more than\n"
+		"                     the conventional zones becomes conventional zones - 1)\n"
 		"  -n, --dry-run      compute and print the layout, write nothing\n"
 		"  -h, --help         this help\n",
-		DMZ_LABEL_LEN - 1, DMZ_DEFAULT_MAX_RESERVED_SEQ);
+		DMZ_LABEL_LEN - 1, DMZ_DEFAULT_RESERVED_SEQ);
 }
 
 /* Zoned model from sysfs: "host-managed", "host-aware", "none", or "" */
@@ -349,10 +350,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	ret = dmz_compute_layout(&g, (uint32_t)reserved, &l, err, sizeof(err));
-	if (ret == -DMZ_ERR_TOO_SMALL || ret == -DMZ_ERR_NO_CONV) {
-		fprintf(stderr, PROG ": %s too small: %s\n", path, err);
-		goto fail;
-	} else if (ret) {
+	if (ret) {
 		fprintf(stderr, PROG ": %s: %s\n", path, err);
 		goto fail;
 	}
@@ -390,10 +388,20 @@ int main(int argc, char **argv)
 	       l.nr_meta_blocks, l.nr_map_blocks, l.nr_bitmap_blocks);
 	printf("  metadata zones    : 2 x %u (primary zone %u, secondary zone %u)\n",
 	       l.nr_meta_zones, l.sb_zone[0], l.sb_zone[1]);
-	printf("  reserved zones    : %u sequential zones for reclaim\n", l.nr_reserved_seq);
-	printf("  chunks            : %u (%" PRIu64 " sectors, %" PRIu64 " MiB usable)\n",
+	printf("  reserved zones    : %u sequential zones for reclaim", l.nr_reserved_seq);
+	if (l.nr_reserved_seq != (reserved ? reserved : dmz_default_reserved_seq(&g)))
+		printf(" (%lu asked, cut to %u conventional zones - 1)",
+		       reserved ? reserved : (unsigned long)dmz_default_reserved_seq(&g),
+		       g.nr_cache_zones);
+	printf("\n");
+	printf("  chunks            : %u (%" PRIu64 " sectors, %" PRIu64 " MiB, %" PRIu64 " bytes usable)\n",
 	       l.nr_chunks, (uint64_t)l.nr_chunks * zone_sectors,
-	       ((uint64_t)l.nr_chunks * zone_sectors) >> 11);
+	       ((uint64_t)l.nr_chunks * zone_sectors) >> 11,
+	       ((uint64_t)l.nr_chunks * zone_sectors) << 9);
+	if (l.est_meta_zones != l.nr_meta_zones)
+		printf("  note              : dmzadm --format writes this same layout and dmzadm --check\n"
+		       "                      rejects it (it expects %u chunks); the kernel accepts it\n",
+		       l.nr_chunks + 2 * (l.est_meta_zones - l.nr_meta_zones));
 	printf("  label             : %s\n", label);
 	printf("  uuid              : %s\n", us[0]);
 	printf("  device uuid       : %s\n", us[1]);
@@ -447,7 +455,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s: verification failed: %s\n", path, err);
 		goto fail;
 	}
-	printf("  verified: both metadata sets valid\n");
+	printf("  verified: both metadata sets valid (kernel rules)%s\n",
+	       rep.ref_checked ? ", dmzadm --check super block rules pass" :
+	       "; dmzadm --check rules not applied (runt, unusable conventional zones, or see note)");
 	printf("Done. To start the target:\n"
 	       "  echo \"0 %" PRIu64 " zoned %s\" | dmsetup create %s\n",
 	       (uint64_t)l.nr_chunks * zone_sectors, path, label);

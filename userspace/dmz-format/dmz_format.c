@@ -291,6 +291,16 @@ out:
 	return ret;
 }
 
+/* The estimate of the metadata zones overshoots (see dmz_compute_layout()) */
+static int ref_layout_overshoots(const struct dmz_geom *g, uint32_t reserved)
+{
+	struct dmz_layout l;
+
+	if (dmz_compute_layout(g, reserved, &l, NULL, 0))
+		return 0;
+	return l.est_meta_zones != l.nr_meta_zones;
+}
+
 int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 	       uint32_t nr_zones, uint64_t zone_nr_sectors, uint64_t capacity,
 	       struct dmz_verify_report *rep, char *err, size_t errlen)
@@ -420,11 +430,20 @@ int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 		ret = -DMZ_ERR_BAD_META;
 		goto out;
 	}
-	if (rep->sb[0].nr_reserved_seq > g->nr_seq_zones) {
-		dmz_seterr(err, errlen, "%u reserved zones but only %u sequential zones",
-		       rep->sb[0].nr_reserved_seq, g->nr_seq_zones);
-		ret = -DMZ_ERR_BAD_META;
-		goto out;
+	/* What dmzadm --check says of both super blocks */
+	rep->ref_checked = !g->has_runt && g->nr_cache_zones == g->nr_rnd_zones &&
+			   !ref_layout_overshoots(g, rep->sb[0].nr_reserved_seq);
+	for (i = 0; rep->ref_checked && i < 2; i++) {
+		ret = read_blocks(dev, blk, rep->sb[i].sb_block, 1, err, errlen);
+		if (ret)
+			goto out;
+		ret = dmz_ref_check_sb(blk, g, rep->sb[i].sb_block, NULL, why,
+				       sizeof(why));
+		if (ret) {
+			dmz_seterr(err, errlen, "%s super block: dmzadm --check would say: %s",
+				   i ? "secondary" : "primary", why);
+			goto out;
+		}
 	}
 	rep->nr_data_zones = g->nr_useable_zones - (2 * mz + rep->sb[0].nr_reserved_seq);
 

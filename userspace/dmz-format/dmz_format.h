@@ -57,6 +57,7 @@ struct dmz_verify_report {
 	struct dmz_sb_info sb[2];
 	uint32_t nr_meta_zones;
 	uint32_t nr_data_zones;
+	int ref_checked;	/* dmzadm --check super block rules applied */
 };
 
 /*
@@ -65,7 +66,10 @@ struct dmz_verify_report {
  * the metadata zone checks of dmz_ctr_metadata, dmz_load_mapping) and
  * additionally check that the metadata is a freshly formatted one:
  * identical sets, all chunks unmapped, zeroed bitmaps, empty sequential
- * zones.  Returns 0 or -DMZ_ERR_*.
+ * zones.  Where dmzadm sees the zones as the kernel does (no runt, every
+ * random write zone a usable conventional zone) both super blocks must
+ * also pass dmz_ref_check_sb(); rep->ref_checked says whether they were
+ * checked.  Returns 0 or -DMZ_ERR_*.
  */
 int dmz_verify(const struct dmz_zdev *dev, const struct dmz_zone *zones,
 	       uint32_t nr_zones, uint64_t zone_nr_sectors, uint64_t capacity,

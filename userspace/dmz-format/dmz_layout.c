@@ -159,6 +159,17 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 			dmz_seterr(err, errlen, "zone %u has unknown type 0x%x", i, z->type);
 			return -DMZ_ERR_GEOMETRY;
 		}
+		/*
+		 * dmzadm counts every random write zone as a cache zone, and as
+		 * usable whatever its condition; other zones are usable unless
+		 * offline or read-only.
+		 */
+		if (z->type != DMZ_ZONE_TYPE_SEQWRITE_REQ) {
+			g->nr_cache_zones++;
+			g->nr_ref_useable_zones++;
+		} else if (dmz_zone_useable(z)) {
+			g->nr_ref_useable_zones++;
+		}
 		if (!dmz_zone_useable(z)) {
 			g->nr_unusable_zones++;
 			continue;
@@ -189,12 +200,21 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 
 uint32_t dmz_default_reserved_seq(const struct dmz_geom *g)
 {
-	uint32_t r = g->nr_seq_zones / 4;
+	(void)g;
+	return DMZ_DEFAULT_RESERVED_SEQ;
+}
 
-	if (r < 1)
-		r = 1;
-	if (r > DMZ_DEFAULT_MAX_RESERVED_SEQ)
-		r = DMZ_DEFAULT_MAX_RESERVED_SEQ;
+uint32_t dmz_clamp_reserved_seq(const struct dmz_geom *g, uint32_t requested)
+{
+	uint32_t r = requested ? requested : dmz_default_reserved_seq(g);
+
+	/*
+	 * Reserved sequential zones receive what reclaim moves out of the
+	 * cache zones: more of them than cache zones is useless, so the
+	 * count is cut to one less than the cache zones.
+	 */
+	if (r > g->nr_cache_zones)
+		r = g->nr_cache_zones ? g->nr_cache_zones - 1 : 0;
 	return r;
 }
 
@@ -210,78 +230,132 @@ uint32_t dmz_sb_meta_zones(const struct dmz_geom *g, uint32_t nr_meta_blocks)
 			  g->zone_nr_blocks_shift);
 }
 
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/*
+ * The layout of a dm-zoned single device, decided as dmzadm --format
+ * decides it:
+ *
+ * 1. at least DMZ_MIN_CACHE_ZONES cache zones (2 metadata + 1 buffer);
+ * 2. nr_reserved_seq = dmz_clamp_reserved_seq(), and fewer reserved zones
+ *    than usable zones;
+ * 3. one bitmap per zone id, nr_zones * zone_nr_bitmap_blocks blocks; the
+ *    zones these bitmaps fill plus the reserved zones fit in the usable
+ *    zones;
+ * 4. the number of metadata zones per set is estimated with the largest
+ *    chunk count that the bitmaps and reserved zones leave, i.e. usable -
+ *    bitmap zones - reserved, whose map blocks are then an upper bound;
+ *    both sets must fit in the cache zones;
+ * 5. nr_chunks = usable - (2 * estimated metadata zones + reserved), and
+ *    nr_map_blocks and nr_meta_blocks follow from it; the secondary set
+ *    starts right after the primary's zones as the kernel derives them
+ *    from nr_meta_blocks.  When the estimate overshoots (the map blocks
+ *    of the smaller chunk count end exactly on a zone boundary), those
+ *    zones are one fewer than the estimate: dmzadm --format still writes
+ *    this nr_chunks, the kernel accepts it (fewer chunks than it allows)
+ *    and dmzadm --check rejects it; no nr_chunks passes that check then.
+ *
+ * On top of that, what the kernel needs (dmz_init_zone(), dmz_check_sb(),
+ * dmz_ctr_metadata()) and the reference does not look at: the super block
+ * sits in the first usable conventional zone, both metadata sets are on
+ * consecutive usable conventional zones from there, and at least one
+ * chunk is left for data (a dm target cannot be empty).
+ */
 int dmz_compute_layout(const struct dmz_geom *g, uint32_t reserved_seq,
 		       struct dmz_layout *l, char *err, size_t errlen)
 {
-	uint64_t bitmap, map = 0, meta = 0, chunks = 0, need;
-	uint32_t mz = 1, kmz;
+	uint64_t bitmap, bitmap_zones, est_chunks, meta, chunks, map, used;
+	uint32_t mz, kmz;
 
 	memset(l, 0, sizeof(*l));
 
-	if (g->sb_zone < 0 || !g->nr_rnd_zones) {
+	/* 1. cache zones */
+	if (!g->nr_cache_zones) {
 		dmz_seterr(err, errlen,
-		       "needs at least 3 conventional zones (2 metadata + 1 random write buffer), has 0");
+			   "no conventional zones: dm-zoned needs at least %u for its metadata (2 metadata sets + 1 to buffer random writes)",
+			   DMZ_MIN_CACHE_ZONES);
 		return -DMZ_ERR_NO_CONV;
 	}
-	if (!g->nr_seq_zones) {
+	if (g->sb_zone < 0) {
 		dmz_seterr(err, errlen,
-		       "needs at least 1 sequential zone (reserved for reclaim), has 0");
-		return -DMZ_ERR_TOO_SMALL;
+			   "no usable conventional zones (%u random write zone%s, all offline, read-only or sequential-write-preferred): dm-zoned needs at least %u usable conventional zones for its metadata",
+			   g->nr_cache_zones, plural(g->nr_cache_zones),
+			   DMZ_MIN_CACHE_ZONES);
+		return -DMZ_ERR_NO_CONV;
 	}
-	if (!reserved_seq)
-		reserved_seq = dmz_default_reserved_seq(g);
-	if (reserved_seq > g->nr_seq_zones) {
+	if (g->nr_cache_zones < DMZ_MIN_CACHE_ZONES) {
 		dmz_seterr(err, errlen,
-		       "needs at least %u sequential zones for %u reserved zones, has %u",
-		       reserved_seq, reserved_seq, g->nr_seq_zones);
+			   "only %u conventional zone%s: dm-zoned needs at least %u for its metadata (2 metadata sets + 1 to buffer random writes), %u missing",
+			   g->nr_cache_zones, plural(g->nr_cache_zones),
+			   DMZ_MIN_CACHE_ZONES,
+			   DMZ_MIN_CACHE_ZONES - g->nr_cache_zones);
+		return -DMZ_ERR_NO_CONV;
+	}
+
+	/* 2. reserved sequential zones */
+	reserved_seq = dmz_clamp_reserved_seq(g, reserved_seq);
+	if (reserved_seq >= g->nr_useable_zones) {
+		dmz_seterr(err, errlen,
+			   "only %u usable zones: %u reserved sequential zones need at least %u, %u missing",
+			   g->nr_useable_zones, reserved_seq, reserved_seq + 1,
+			   reserved_seq + 1 - g->nr_useable_zones);
 		return -DMZ_ERR_TOO_SMALL;
 	}
 
-	/* Bitmaps are indexed by zone id (dmz_get_bitmap()): cover all zones */
+	/* 3. bitmaps, indexed by zone id (dmz_get_bitmap()): all zones */
 	bitmap = (uint64_t)g->nr_zones * g->zone_nr_bitmap_blocks;
-
-	/*
-	 * nr_chunks depends on the number of metadata zones, which depends on
-	 * the number of map blocks: iterate with a non-decreasing zone count.
-	 */
-	for (;;) {
-		uint32_t mz2;
-
-		need = 2ull * mz + reserved_seq + 1;
-		if (g->nr_useable_zones < need) {
-			dmz_seterr(err, errlen,
-			       "needs at least %llu usable zones (2 x %u metadata + %u reserved + 1 data), has %u",
-			       (unsigned long long)need, mz, reserved_seq,
-			       g->nr_useable_zones);
-			return -DMZ_ERR_TOO_SMALL;
-		}
-		chunks = g->nr_useable_zones - 2ull * mz - reserved_seq;
-		map = div_round_up(chunks, DMZ_MAP_ENTRIES);
-		meta = 1 + map + bitmap;
-		if (meta > UINT32_MAX) {
-			dmz_seterr(err, errlen, "metadata too large (%llu blocks)",
-			       (unsigned long long)meta);
-			return -DMZ_ERR_GEOMETRY;
-		}
-		mz2 = (uint32_t)div_round_up(meta, g->zone_nr_blocks);
-		if (mz2 <= mz)
-			break;
-		mz = mz2;
+	bitmap_zones = div_round_up(bitmap, g->zone_nr_blocks);
+	if (bitmap_zones + reserved_seq > g->nr_useable_zones) {
+		dmz_seterr(err, errlen,
+			   "only %u usable zones: %llu bitmap zone%s + %u reserved need %llu, %llu missing",
+			   g->nr_useable_zones, (unsigned long long)bitmap_zones,
+			   plural(bitmap_zones), reserved_seq,
+			   (unsigned long long)(bitmap_zones + reserved_seq),
+			   (unsigned long long)(bitmap_zones + reserved_seq -
+						g->nr_useable_zones));
+		return -DMZ_ERR_TOO_SMALL;
 	}
 
-	/* Both metadata sets live in consecutive conventional zones. */
-	if (g->nr_rnd_zones < 2ull * mz + 1) {
+	/* 4. metadata zones per set, estimated with the most chunks */
+	est_chunks = g->nr_useable_zones - bitmap_zones - reserved_seq;
+	meta = 1 + div_round_up(est_chunks, DMZ_MAP_ENTRIES) + bitmap;
+	if (meta > UINT32_MAX) {
+		dmz_seterr(err, errlen, "metadata too large (%llu blocks)",
+			   (unsigned long long)meta);
+		return -DMZ_ERR_GEOMETRY;
+	}
+	mz = (uint32_t)div_round_up(meta, g->zone_nr_blocks);
+	if (2ull * mz > g->nr_cache_zones) {
 		dmz_seterr(err, errlen,
-		       "needs at least %llu conventional zones (2 x %u metadata + 1 random write buffer), has %u",
-		       2ull * mz + 1, mz, g->nr_rnd_zones);
+			   "only %u conventional zones: the 2 metadata sets of %u zone%s each need %llu, %llu missing",
+			   g->nr_cache_zones, mz, plural(mz), 2ull * mz,
+			   2ull * mz - g->nr_cache_zones);
 		return -DMZ_ERR_TOO_SMALL;
 	}
 	if (g->nr_contig_rnd < 2ull * mz) {
 		dmz_seterr(err, errlen,
-		       "needs at least %llu contiguous conventional zones from zone %d, has %u",
-		       2ull * mz, g->sb_zone, g->nr_contig_rnd);
+			   "only %u usable conventional zone%s in a row from zone %d: the 2 metadata sets of %u zone%s each need %llu, %llu missing",
+			   g->nr_contig_rnd, plural(g->nr_contig_rnd), g->sb_zone,
+			   mz, plural(mz), 2ull * mz,
+			   2ull * mz - g->nr_contig_rnd);
 		return -DMZ_ERR_TOO_SMALL;
 	}
+
+	/* 5. chunks */
+	used = 2ull * mz + reserved_seq;
+	if (g->nr_useable_zones <= used) {
+		dmz_seterr(err, errlen,
+			   "no zone left for data: %u usable zones - %llu metadata - %u reserved = 0 chunks, at least %llu missing",
+			   g->nr_useable_zones, 2ull * mz, reserved_seq,
+			   (unsigned long long)(used + 1 - g->nr_useable_zones));
+		return -DMZ_ERR_TOO_SMALL;
+	}
+	chunks = g->nr_useable_zones - used;
+	map = div_round_up(chunks, DMZ_MAP_ENTRIES);
+	meta = 1 + map + bitmap;
 
 	l->nr_meta_blocks = (uint32_t)meta;
 	l->nr_reserved_seq = reserved_seq;
@@ -291,6 +365,7 @@ int dmz_compute_layout(const struct dmz_geom *g, uint32_t reserved_seq,
 	/* What the kernel derives from nr_meta_blocks (<= mz) */
 	kmz = dmz_sb_meta_zones(g, l->nr_meta_blocks);
 	l->nr_meta_zones = kmz;
+	l->est_meta_zones = mz;
 	l->sb_zone[0] = (uint32_t)g->sb_zone;
 	l->sb_zone[1] = (uint32_t)g->sb_zone + kmz;
 	l->sb_block[0] = (uint64_t)l->sb_zone[0] << g->zone_nr_blocks_shift;
@@ -451,6 +526,106 @@ int dmz_kernel_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE],
 	    sb.nr_chunks > g->nr_useable_zones - used) {
 		dmz_seterr(err, errlen, "Invalid number of chunks %u / %lld", sb.nr_chunks,
 		       (long long)g->nr_useable_zones - (long long)used);
+		return -DMZ_ERR_BAD_SB;
+	}
+	return 0;
+}
+
+int dmz_ref_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE], const struct dmz_geom *g,
+		     uint64_t sb_block, struct dmz_sb_info *out,
+		     char *err, size_t errlen)
+{
+	struct dmz_sb_info sb;
+	uint32_t nr_meta_zones;
+	int64_t nr_chunks;
+	uint64_t expected;
+	int crc_ok;
+
+	/* The zone report must end at nr_zones * zone size (no runt). */
+	if (g->has_runt) {
+		dmz_seterr(err, errlen,
+			   "Invalid zones (last sector reported is %llu, expected %llu)",
+			   (unsigned long long)g->capacity,
+			   (unsigned long long)g->nr_zones * g->zone_nr_sectors);
+		return -DMZ_ERR_BAD_SB;
+	}
+	/* Locating the metadata needs the minimum of cache zones. */
+	if (g->nr_cache_zones < DMZ_MIN_CACHE_ZONES) {
+		dmz_seterr(err, errlen, "Not enough random zones found");
+		return -DMZ_ERR_BAD_SB;
+	}
+
+	crc_ok = dmz_sb_decode(blk, &sb);
+	if (out)
+		*out = sb;
+	if (sb.magic != DMZ_MAGIC) {
+		dmz_seterr(err, errlen, "invalid magic (expected 0x%08x read 0x%08x)",
+			   DMZ_MAGIC, sb.magic);
+		return -DMZ_ERR_BAD_SB;
+	}
+	if (!crc_ok) {
+		dmz_seterr(err, errlen, "invalid crc (expected 0x%08x, read 0x%08x)",
+			   sb_block_crc(blk, sb.gen), sb.crc);
+		return -DMZ_ERR_BAD_SB;
+	}
+	if (sb.version > DMZ_META_VER) {
+		dmz_seterr(err, errlen, "invalid version (expected 0x%x, read 0x%x)",
+			   DMZ_META_VER, sb.version);
+		return -DMZ_ERR_BAD_SB;
+	}
+	if (sb.version > 1) {
+		if (dmz_uuid_is_null(sb.uuid)) {
+			dmz_seterr(err, errlen, "DM-Zoned UUID is null");
+			return -DMZ_ERR_BAD_SB;
+		}
+		if (!sb.label[0]) {
+			dmz_seterr(err, errlen, "DM-Zoned label is null");
+			return -DMZ_ERR_BAD_SB;
+		}
+		if (dmz_uuid_is_null(sb.dev_uuid)) {
+			dmz_seterr(err, errlen, "Device UUID is null");
+			return -DMZ_ERR_BAD_SB;
+		}
+	}
+	if (sb.sb_block != sb_block) {
+		dmz_seterr(err, errlen, "invalid location (expected %llu, read %llu)",
+			   (unsigned long long)sb_block,
+			   (unsigned long long)sb.sb_block);
+		return -DMZ_ERR_BAD_SB;
+	}
+	expected = 1ull + sb.nr_map_blocks + sb.nr_bitmap_blocks;
+	if (sb.nr_meta_blocks != expected) {
+		dmz_seterr(err, errlen,
+			   "invalid number of metadata blocks (expected %llu, read %u)",
+			   (unsigned long long)expected, sb.nr_meta_blocks);
+		return -DMZ_ERR_BAD_SB;
+	}
+	/* Strictly more than the cache zones is refused; as many passes. */
+	if (sb.nr_reserved_seq > g->nr_cache_zones) {
+		dmz_seterr(err, errlen,
+			   "invalid number of reserved sequential zones (expected less than %u, read %u)",
+			   g->nr_cache_zones, sb.nr_reserved_seq);
+		return -DMZ_ERR_BAD_SB;
+	}
+	nr_meta_zones = dmz_sb_meta_zones(g, sb.nr_meta_blocks);
+	nr_chunks = (int64_t)g->nr_ref_useable_zones -
+		    (2ll * nr_meta_zones + sb.nr_reserved_seq);
+	if ((int64_t)sb.nr_chunks != nr_chunks) {
+		dmz_seterr(err, errlen, "invalid number of chunks (expected %lld, read %u)",
+			   (long long)nr_chunks, sb.nr_chunks);
+		return -DMZ_ERR_BAD_SB;
+	}
+	expected = div_round_up(sb.nr_chunks, DMZ_MAP_ENTRIES);
+	if (sb.nr_map_blocks != expected) {
+		dmz_seterr(err, errlen, "invalid number of map blocks (expected %llu, read %u)",
+			   (unsigned long long)expected, sb.nr_map_blocks);
+		return -DMZ_ERR_BAD_SB;
+	}
+	expected = (uint64_t)g->nr_zones * g->zone_nr_bitmap_blocks;
+	if (sb.nr_bitmap_blocks != expected) {
+		dmz_seterr(err, errlen,
+			   "invalid number of zone bitmap blocks (expected %llu, read %u)",
+			   (unsigned long long)expected, sb.nr_bitmap_blocks);
 		return -DMZ_ERR_BAD_SB;
 	}
 	return 0;

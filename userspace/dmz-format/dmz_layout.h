@@ -28,8 +28,18 @@
 #define DMZ_LABEL_LEN		32u	/* BDEVNAME_SIZE */
 #define DMZ_UUID_LEN		16u
 
-/* Default / max number of sequential zones reserved for reclaim. */
-#define DMZ_DEFAULT_MAX_RESERVED_SEQ	16u
+/*
+ * Default number of sequential zones reserved for reclaim, as dmzadm
+ * --format writes it before clamping it to the cache zones (see
+ * dmz_clamp_reserved_seq()).
+ */
+#define DMZ_DEFAULT_RESERVED_SEQ	16u
+
+/*
+ * Cache zones dm-zoned needs on a single device: 2 for the two metadata
+ * sets (one zone each at the least) and 1 to buffer random writes.
+ */
+#define DMZ_MIN_CACHE_ZONES		3u
 
 /* Zone types and conditions: same values as <linux/blkzoned.h>. */
 enum {
@@ -63,7 +73,7 @@ enum dmz_err {
 	DMZ_OK = 0,
 	DMZ_ERR_INVAL = 1,	/* bad argument */
 	DMZ_ERR_GEOMETRY,	/* zone table not usable by dm-zoned */
-	DMZ_ERR_NO_CONV,	/* no conventional zone at all */
+	DMZ_ERR_NO_CONV,	/* fewer than DMZ_MIN_CACHE_ZONES conventional zones */
 	DMZ_ERR_TOO_SMALL,	/* not enough zones for metadata/reserved/data */
 	DMZ_ERR_BAD_SB,		/* super block rejected (dmz_check_sb) */
 	DMZ_ERR_BAD_META,	/* other metadata inconsistency */
@@ -86,6 +96,16 @@ struct dmz_geom {
 	uint32_t nr_rnd_zones;		/* kernel: nr_rnd_zones (useable conv) */
 	uint32_t nr_seq_zones;		/* useable sequential (req or pref) */
 	uint32_t nr_unusable_zones;	/* offline, read-only or runt */
+	/*
+	 * dmzadm's view of the same zone table: "cache" zones are the random
+	 * write zones (conventional or sequential-write-preferred) in any
+	 * condition, and its usable zones are the kernel's plus the cache
+	 * zones that are offline or read-only.  dmzadm --check compares
+	 * nr_reserved_seq with nr_cache_zones and nr_chunks with
+	 * nr_ref_useable_zones.
+	 */
+	uint32_t nr_cache_zones;
+	uint32_t nr_ref_useable_zones;
 	int32_t sb_zone;		/* first useable conventional zone, -1 if none */
 	uint32_t nr_contig_rnd;		/* useable conv zones in a row from sb_zone */
 	int has_runt;			/* last zone smaller than zone size */
@@ -95,6 +115,12 @@ struct dmz_geom {
 struct dmz_layout {
 	uint32_t nr_meta_blocks;	/* per set, including the super block */
 	uint32_t nr_meta_zones;		/* per set: DIV_ROUND_UP(nr_meta_blocks, zone_nr_blocks) */
+	/*
+	 * Per set, as estimated to size nr_chunks (step 4 of
+	 * dmz_compute_layout()).  Rarely one more than nr_meta_zones: then
+	 * dmzadm --check expects 2 more chunks than dmzadm --format writes.
+	 */
+	uint32_t est_meta_zones;
 	uint32_t nr_reserved_seq;
 	uint32_t nr_chunks;
 	uint32_t nr_map_blocks;		/* DIV_ROUND_UP(nr_chunks, DMZ_MAP_ENTRIES) */
@@ -196,13 +222,21 @@ int dmz_scan_zones(const struct dmz_zone *zones, uint32_t nr_zones,
 		   uint64_t zone_nr_sectors, uint64_t capacity,
 		   struct dmz_geom *g, char *err, size_t errlen);
 
-/* Default number of reserved sequential zones for a geometry. */
+/* Default number of reserved sequential zones (before clamping). */
 uint32_t dmz_default_reserved_seq(const struct dmz_geom *g);
 
 /*
+ * The number of reserved sequential zones a format writes for a requested
+ * value (0: the default): more reserved zones than cache zones make no
+ * sense, so a request above the number of cache zones becomes that number
+ * minus one.  A request equal to it is kept.
+ */
+uint32_t dmz_clamp_reserved_seq(const struct dmz_geom *g, uint32_t requested);
+
+/*
  * Compute the metadata layout.  reserved_seq == 0 selects the default.
- * Returns 0 or -DMZ_ERR_*; err receives a human readable reason
- * (for DMZ_ERR_TOO_SMALL / DMZ_ERR_NO_CONV it starts with "needs at least").
+ * Returns 0 or -DMZ_ERR_*; err receives a human readable reason that says
+ * what is missing and how much of it (the caller prefixes the device).
  */
 int dmz_compute_layout(const struct dmz_geom *g, uint32_t reserved_seq,
 		       struct dmz_layout *l, char *err, size_t errlen);
@@ -233,6 +267,23 @@ int dmz_kernel_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE],
 			const struct dmz_geom *g, uint32_t zone_id,
 			const uint8_t *label_ref, const uint8_t *uuid_ref,
 			struct dmz_sb_info *out, char *err, size_t errlen);
+
+/*
+ * Apply the super block checks of dmzadm --check (dm-zoned-tools) to the
+ * block read at absolute 4K block sb_block.  Its rules: magic, crc
+ * (crc32_le seeded with gen), version <= 2, for version 2 a non-null
+ * dm-zoned uuid, a non-empty label and a non-null device uuid, then the
+ * location, nr_meta_blocks == 1 + nr_map_blocks + nr_bitmap_blocks,
+ * nr_reserved_seq <= cache zones, nr_chunks == usable zones -
+ * (2 * metadata zones + nr_reserved_seq), nr_map_blocks ==
+ * DIV_ROUND_UP(nr_chunks, 512) and nr_bitmap_blocks == nr_zones *
+ * zone_nr_bitmap_blocks.  A device with a runt last zone is refused, as
+ * dmzadm refuses a zone report that does not end at nr_zones * zone size.
+ * Returns 0 or -DMZ_ERR_BAD_SB with dmzadm's wording in err.
+ */
+int dmz_ref_check_sb(const uint8_t blk[DMZ_BLOCK_SIZE], const struct dmz_geom *g,
+		     uint64_t sb_block, struct dmz_sb_info *out,
+		     char *err, size_t errlen);
 
 /* Kernel's derived number of metadata zones for a super block. */
 uint32_t dmz_sb_meta_zones(const struct dmz_geom *g, uint32_t nr_meta_blocks);

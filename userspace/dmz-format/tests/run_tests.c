@@ -272,10 +272,14 @@ static void test_layout_reserved_option(void)
 	CHECK_EQ(l.nr_reserved_seq, 4);
 	CHECK_EQ(l.nr_chunks, 122);
 	CHECK(kernel_accepts(&g, &l, err, sizeof(err)) == 0);
-	/* more reserved zones than sequential zones */
-	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 24, 105, &g, &l, err, sizeof(err)),
-		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 105 sequential zones");
+	/* as many as the conventional zones: kept */
+	REQUIRE(geom_layout(2 * GiB, 16 * MiB, 0, 24, 24, &g, &l, err, sizeof(err)) == 0);
+	CHECK_EQ(l.nr_reserved_seq, 24);
+	/* more than the conventional zones: cut to 24 - 1 */
+	REQUIRE(geom_layout(2 * GiB, 16 * MiB, 0, 24, 105, &g, &l, err, sizeof(err)) == 0);
+	CHECK_EQ(l.nr_reserved_seq, 23);
+	CHECK_EQ(l.nr_chunks, 128 - 2 - 23);
+	CHECK(kernel_accepts(&g, &l, err, sizeof(err)) == 0);
 }
 
 static void test_layout_default_reserved_small(void)
@@ -284,7 +288,7 @@ static void test_layout_default_reserved_small(void)
 	struct dmz_layout l;
 	char err[256] = "";
 
-	/* 16 zones, 4 conventional, 12 sequential: reserved = 12 / 4 = 3 */
+	/* 16 zones, 4 conventional: reserved = min(16, 4 - 1) = 3 */
 	REQUIRE(geom_layout(256 * MiB, 16 * MiB, 0, 4, 0, &g, &l, err, sizeof(err)) == 0);
 	CHECK_EQ(l.nr_reserved_seq, 3);
 	CHECK_EQ(l.nr_chunks, 16 - 2 - 3);
@@ -299,7 +303,7 @@ static void test_layout_no_conventional(void)
 
 	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 0, 0, &g, &l, err, sizeof(err)),
 		 -DMZ_ERR_NO_CONV);
-	CHECK_STR_CONTAINS(err, "needs at least 3 conventional zones");
+	CHECK_STR_CONTAINS(err, "no conventional zones: dm-zoned needs at least 3 for its metadata");
 }
 
 static void test_layout_too_small(void)
@@ -310,25 +314,25 @@ static void test_layout_too_small(void)
 
 	/* 2 conventional zones: metadata fits, but no random buffer zone */
 	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 2, 0, &g, &l, err, sizeof(err)),
+		 -DMZ_ERR_NO_CONV);
+	CHECK_STR_CONTAINS(err, "only 2 conventional zones: dm-zoned needs at least 3");
+	CHECK_STR_CONTAINS(err, "1 missing");
+	/* 4 zones, 3 conventional: 2 metadata + 2 reserved leave no chunk */
+	CHECK_EQ(geom_layout(64 * MiB, 16 * MiB, 0, 3, 0, &g, &l, err, sizeof(err)),
 		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 3 conventional zones");
-	/* the minimum: 3 conventional (2 metadata + 1 data) + 1 reserved seq */
-	CHECK_EQ(geom_layout(64 * MiB, 16 * MiB, 0, 3, 0, &g, &l, err, sizeof(err)), 0);
-	CHECK_EQ(l.nr_reserved_seq, 1);
+	CHECK_STR_CONTAINS(err, "no zone left for data: 4 usable zones - 2 metadata - 2 reserved = 0 chunks, at least 1 missing");
+	/* the minimum: 5 zones, 3 conventional: 1 chunk */
+	CHECK_EQ(geom_layout(80 * MiB, 16 * MiB, 0, 3, 0, &g, &l, err, sizeof(err)), 0);
+	CHECK_EQ(l.nr_reserved_seq, 2);
 	CHECK_EQ(l.nr_chunks, 1);
 	CHECK(kernel_accepts(&g, &l, err, sizeof(err)) == 0);
-	/* 5 zones: 3 conv + 2 seq */
-	CHECK_EQ(geom_layout(80 * MiB, 16 * MiB, 0, 3, 0, &g, &l, err, sizeof(err)), 0);
-	CHECK_EQ(l.nr_chunks, 2);
-	CHECK(kernel_accepts(&g, &l, err, sizeof(err)) == 0);
-	/* --reserved 2 with a single sequential zone */
-	CHECK_EQ(geom_layout(64 * MiB, 16 * MiB, 0, 3, 2, &g, &l, err, sizeof(err)),
+	/* only conventional zones: dmzadm formats it, and so do we */
+	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 128, 0, &g, &l, err, sizeof(err)), 0);
+	CHECK_EQ(l.nr_chunks, 110);
+	/* reserved zones as many as the usable zones */
+	CHECK_EQ(geom_layout(64 * MiB, 16 * MiB, 0, 4, 4, &g, &l, err, sizeof(err)),
 		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 2 sequential zones");
-	/* only conventional zones: nothing to reserve for reclaim */
-	CHECK_EQ(geom_layout(2 * GiB, 16 * MiB, 0, 128, 0, &g, &l, err, sizeof(err)),
-		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 1 sequential zone");
+	CHECK_STR_CONTAINS(err, "only 4 usable zones: 4 reserved sequential zones need at least 5, 1 missing");
 }
 
 static void test_layout_multi_zone_metadata(void)
@@ -341,9 +345,12 @@ static void test_layout_multi_zone_metadata(void)
 	 * 8 GiB with 1 MiB zones: 8192 zones, 256 blocks per zone, one
 	 * bitmap block per zone: 1 + 16 + 8192 = 8209 blocks = 33 zones/set.
 	 */
-	CHECK_EQ(geom_layout(8 * GiB, 1 * MiB, 0, 66, 0, &g, &l, err, sizeof(err)),
+	CHECK_EQ(geom_layout(8 * GiB, 1 * MiB, 0, 65, 0, &g, &l, err, sizeof(err)),
 		 -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "needs at least 67 conventional zones");
+	CHECK_STR_CONTAINS(err, "only 65 conventional zones: the 2 metadata sets of 33 zones each need 66, 1 missing");
+	/* as dmzadm: both sets may take every conventional zone */
+	CHECK_EQ(geom_layout(8 * GiB, 1 * MiB, 0, 66, 0, &g, &l, err, sizeof(err)), 0);
+	CHECK_EQ(l.nr_chunks, 8192 - 66 - 16);
 	REQUIRE(geom_layout(8 * GiB, 1 * MiB, 0, 100, 0, &g, &l, err, sizeof(err)) == 0);
 	CHECK_EQ(l.nr_bitmap_blocks, 8192);
 	CHECK_EQ(l.nr_chunks, 8192 - 66 - 16);
@@ -389,7 +396,7 @@ static void test_layout_conv_not_contiguous(void)
 	REQUIRE(dmz_scan_zones(z, nr, 32768, 4194304, &g, err, sizeof(err)) == 0);
 	CHECK_EQ(g.nr_contig_rnd, 1);
 	CHECK_EQ(dmz_compute_layout(&g, 0, &l, err, sizeof(err)), -DMZ_ERR_TOO_SMALL);
-	CHECK_STR_CONTAINS(err, "contiguous conventional zones");
+	CHECK_STR_CONTAINS(err, "only 1 usable conventional zone in a row from zone 0: the 2 metadata sets of 1 zone each need 2, 1 missing");
 	free(z);
 }
 
@@ -755,6 +762,243 @@ static void test_write_rejects_null_uuid(void)
 	fake_zdev_destroy(c.f);
 }
 
+/* ------------------------------------------------- geometry table */
+
+/*
+ * Geometries with the layout dmzadm --format decides for them, worked out
+ * by hand from its rules (see dmz_compute_layout()):
+ *   reserved = 16, or conventional - 1 when 16 > conventional;
+ *   bitmap blocks = zones * max(1, zone blocks / 32768);
+ *   est. chunks = usable - ceil(bitmap / zone blocks) - reserved;
+ *   mz = ceil((1 + ceil(est. chunks / 512) + bitmap) / zone blocks);
+ *   chunks = usable - 2 * mz - reserved;  capacity = chunks * zone size.
+ * ref: what dmzadm --check says of that format (1: accepts).
+ */
+struct geom_row {
+	const char *name;
+	uint64_t cap, zone;
+	uint32_t conv;
+	int ret;		/* 0 or -DMZ_ERR_* */
+	uint32_t reserved, chunks;
+	uint64_t bytes;
+	int ref;		/* dmzadm --check accepts the format */
+	const char *msg;	/* error, or dmzadm --check's rejection */
+};
+
+static const struct geom_row geom_rows[] = {
+	/* issue 14's three devices */
+	{ "2 GiB, 16 MiB zones, 24 conv", 2 * GiB, 16 * MiB, 24, 0,
+	  16, 110, 1845493760ull, 1, NULL },		/* 128 - 2 - 16 */
+	{ "1 GiB, 8 MiB zones, 12 conv", 1 * GiB, 8 * MiB, 12, 0,
+	  11, 115, 964689920ull, 1, NULL },		/* 128 - 2 - 11 */
+	{ "4 GiB, 32 MiB zones, 4 conv", 4 * GiB, 32 * MiB, 4, 0,
+	  3, 123, 4127195136ull, 1, NULL },		/* 128 - 2 - 3 */
+	/* few conventional zones */
+	{ "2 GiB, 16 MiB zones, 0 conv", 2 * GiB, 16 * MiB, 0, -DMZ_ERR_NO_CONV,
+	  0, 0, 0, 0, "no conventional zones: dm-zoned needs at least 3 for its metadata" },
+	{ "2 GiB, 16 MiB zones, 1 conv", 2 * GiB, 16 * MiB, 1, -DMZ_ERR_NO_CONV,
+	  0, 0, 0, 0, "only 1 conventional zone: dm-zoned needs at least 3 for its metadata (2 metadata sets + 1 to buffer random writes), 2 missing" },
+	{ "2 GiB, 16 MiB zones, 2 conv", 2 * GiB, 16 * MiB, 2, -DMZ_ERR_NO_CONV,
+	  0, 0, 0, 0, "only 2 conventional zones: dm-zoned needs at least 3 for its metadata (2 metadata sets + 1 to buffer random writes), 1 missing" },
+	{ "2 GiB, 16 MiB zones, 3 conv", 2 * GiB, 16 * MiB, 3, 0,
+	  2, 124, 2080374784ull, 1, NULL },		/* 128 - 2 - 2 */
+	{ "256 MiB, 16 MiB zones, 4 conv", 256 * MiB, 16 * MiB, 4, 0,
+	  3, 11, 184549376ull, 1, NULL },		/* 16 - 2 - 3 */
+	{ "2 GiB, 16 MiB zones, 12 conv", 2 * GiB, 16 * MiB, 12, 0,
+	  11, 115, 1929379840ull, 1, NULL },		/* 128 - 2 - 11 */
+	{ "2 GiB, 16 MiB zones, 16 conv (16 reserved kept)", 2 * GiB, 16 * MiB, 16, 0,
+	  16, 110, 1845493760ull, 1, NULL },
+	{ "2 GiB, 16 MiB zones, 17 conv", 2 * GiB, 16 * MiB, 17, 0,
+	  16, 110, 1845493760ull, 1, NULL },
+	/* the smallest devices */
+	{ "64 MiB, 16 MiB zones, 3 conv (below the minimum)", 64 * MiB, 16 * MiB, 3,
+	  -DMZ_ERR_TOO_SMALL, 0, 0, 0, 0,
+	  "no zone left for data: 4 usable zones - 2 metadata - 2 reserved = 0 chunks, at least 1 missing" },
+	{ "80 MiB, 16 MiB zones, 3 conv (the minimum)", 80 * MiB, 16 * MiB, 3, 0,
+	  2, 1, 16777216ull, 1, NULL },			/* 5 - 2 - 2 */
+	{ "96 MiB, 16 MiB zones, 3 conv (just above the minimum)", 96 * MiB, 16 * MiB, 3, 0,
+	  2, 2, 33554432ull, 1, NULL },			/* 6 - 2 - 2 */
+	/* a runt last zone: not usable (kernel); dmzadm refuses the device */
+	{ "2 GiB + 5 MiB, 16 MiB zones, 24 conv (runt)", 2 * GiB + 5 * MiB, 16 * MiB, 24, 0,
+	  16, 110, 1845493760ull, 0, "Invalid zones (last sector reported is 4204544, expected 4227072)" },
+	{ "1 GiB + 4 MiB, 8 MiB zones, 12 conv (runt)", 1 * GiB + 4 * MiB, 8 * MiB, 12, 0,
+	  11, 115, 964689920ull, 0, "Invalid zones (last sector reported is 2105344, expected 2113536)" },
+	/* 256 MiB zones: 2 bitmap blocks per zone */
+	{ "16 GiB, 256 MiB zones, 4 conv", 16 * GiB, 256 * MiB, 4, 0,
+	  3, 59, 15837691904ull, 1, NULL },		/* 64 - 2 - 3 */
+	{ "14 TiB, 256 MiB zones, 524 conv", 14336 * GiB, 256 * MiB, 524, 0,
+	  16, 57324, 15387794079744ull, 1, NULL },	/* 57344 - 2 x 2 - 16 */
+	{ "14 TB + 100 MiB, 256 MiB zones, 524 conv (runt)", 14000519643136ull + 100 * MiB,
+	  256 * MiB, 524, 0, 16, 52136, 13995150934016ull, 0, "Invalid zones" },
+	/* several metadata zones per set: 1 + 16 + 8192 blocks = 33 zones */
+	{ "8 GiB, 1 MiB zones, 100 conv", 8 * GiB, 1 * MiB, 100, 0,
+	  16, 8110, 8503951360ull, 1, NULL },		/* 8192 - 66 - 16 */
+	/*
+	 * The estimate overshoots: 24272 - 1 - 16 chunks need 48 map blocks
+	 * (97 zones of 256 blocks per set? no: 1 + 48 + 24272 = 24321 = 95
+	 * zones + 1 block, so 96), 24272 - 192 - 16 = 24064 chunks need 47:
+	 * 1 + 47 + 24272 = 24320 = exactly 95 zones.  dmzadm --check then
+	 * expects 24272 - 190 - 16 = 24066 chunks.
+	 */
+	{ "23.7 GiB, 1 MiB zones, 200 conv (estimate overshoots)", 24272 * MiB, 1 * MiB, 200, 0,
+	  16, 24064, 25232932864ull, 0, "invalid number of chunks (expected 24066, read 24064)" },
+};
+
+static void test_geometry_table(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(geom_rows) / sizeof(geom_rows[0]); i++) {
+		const struct geom_row *r = &geom_rows[i];
+		struct dmz_sb_info sb;
+		struct dmz_geom g;
+		struct dmz_layout l;
+		uint8_t blk[DMZ_BLOCK_SIZE];
+		char err[256] = "", why[256] = "";
+		int ret, set, failed = t_failed;
+
+		t_failed = 0;
+		ret = geom_layout(r->cap, r->zone, 0, r->conv, 0, &g, &l, err, sizeof(err));
+		CHECK_EQ(ret, r->ret);
+		if (ret)
+			printf("  table: %s: refused: %s\n", r->name, err);
+		if (r->ret) {
+			CHECK_STR_CONTAINS(err, r->msg);
+			goto next;
+		}
+		if (ret) {
+			fprintf(stderr, "  err: %s\n", err);
+			goto next;
+		}
+		printf("  table: %s: %u zones, nr_reserved_seq %u, nr_chunks %u, %u+%u metadata zones, capacity %llu bytes\n",
+		       r->name, g.nr_zones, l.nr_reserved_seq, l.nr_chunks,
+		       l.nr_meta_zones, l.nr_meta_zones,
+		       (unsigned long long)l.nr_chunks * r->zone);
+		CHECK_EQ(l.nr_reserved_seq, r->reserved);
+		CHECK_EQ(l.nr_chunks, r->chunks);
+		CHECK_EQ((uint64_t)l.nr_chunks * r->zone, r->bytes);
+		CHECK_EQ(l.nr_map_blocks, (l.nr_chunks + 511) / 512);
+		CHECK_EQ(l.nr_meta_blocks, 1 + l.nr_map_blocks + l.nr_bitmap_blocks);
+		CHECK(kernel_accepts(&g, &l, why, sizeof(why)) == 0);
+		for (set = 0; set < 2; set++) {
+			dmz_sb_fill(&sb, &l, set, 1, "t", UUID_A, UUID_B);
+			dmz_sb_encode(&sb, blk);
+			ret = dmz_ref_check_sb(blk, &g, l.sb_block[set], NULL, why, sizeof(why));
+			if (!set)
+				printf("  table: %s: dmzadm --check: %s\n", r->name,
+				       ret ? why : "super blocks accepted");
+			if (r->ref) {
+				CHECK_EQ(ret, 0);
+			} else {
+				CHECK_EQ(ret, -DMZ_ERR_BAD_SB);
+				CHECK_STR_CONTAINS(why, r->msg);
+			}
+		}
+next:
+		if (t_failed)
+			fprintf(stderr, "  row: %s\n", r->name);
+		t_failed |= failed;
+	}
+}
+
+/*
+ * Format the issue's devices and a few more on the fake device, verify
+ * (rows 0-2, 12 and 15 are also formatted on null_blk by tests/vm/dmz-format,
+ * which checks the refusals of rows 3, 5 and 11 there).
+ */
+static void test_geometry_table_format(void)
+{
+	static const unsigned int rows[] = { 0, 1, 2, 6, 7, 12, 13, 14, 15, 16 };
+	struct dmz_verify_report rep;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct geom_row *r = &geom_rows[rows[i]];
+		struct fmt_ctx c;
+		char err[256] = "";
+		int ret;
+
+		if (format_fake(&c, r->cap, r->zone, 0, r->conv, 1)) {
+			fprintf(stderr, "  row: %s\n", r->name);
+			t_failed = 1;
+			if (c.f)
+				fake_zdev_destroy(c.f);
+			continue;
+		}
+		CHECK_EQ(c.f->violations, 0);
+		CHECK_EQ(c.l.nr_chunks, r->chunks);
+		ret = verify_fake(&c, &rep, err, sizeof(err));
+		if (ret)
+			fprintf(stderr, "  row %s: verify: %s\n", r->name, err);
+		CHECK_EQ(ret, 0);
+		CHECK_EQ(rep.ref_checked, r->ref);
+		CHECK_EQ(rep.sb[0].nr_reserved_seq, r->reserved);
+		CHECK_EQ(rep.nr_data_zones, c.g.nr_useable_zones - 2 * rep.nr_meta_zones - r->reserved);
+		fake_zdev_destroy(c.f);
+	}
+}
+
+/* dmzadm --check's super block rules reject what it rejects */
+static void test_ref_check_rejects(void)
+{
+	struct dmz_geom g;
+	struct dmz_layout l;
+	struct dmz_sb_info sb;
+	uint8_t blk[DMZ_BLOCK_SIZE];
+	char err[256] = "";
+	static const uint8_t zero16[16];
+
+	/* 1 GiB, 8 MiB zones, 12 conventional: dmzadm writes 11 reserved */
+	REQUIRE(geom_layout(1 * GiB, 8 * MiB, 0, 12, 0, &g, &l, err, sizeof(err)) == 0);
+	CHECK_EQ(g.nr_cache_zones, 12);
+	CHECK_EQ(g.nr_ref_useable_zones, 128);
+#define EXPECT_REF(mod, where, want, msg) do {					\
+		dmz_sb_fill(&sb, &l, 0, 1, "t", UUID_A, UUID_B);		\
+		mod;								\
+		dmz_sb_encode(&sb, blk);					\
+		err[0] = 0;							\
+		CHECK_EQ(dmz_ref_check_sb(blk, &g, where, NULL, err, sizeof(err)), want); \
+		if (*(msg))							\
+			CHECK_STR_CONTAINS(err, msg);				\
+	} while (0)
+	EXPECT_REF((void)0, 0, 0, "");
+	/* the old dmz-format super block: 16 reserved, 110 chunks */
+	EXPECT_REF((sb.nr_reserved_seq = 16, sb.nr_chunks = 110), 0, -DMZ_ERR_BAD_SB,
+		   "invalid number of reserved sequential zones (expected less than 12, read 16)");
+	/* one more than the cache zones is refused, as many passes the test */
+	EXPECT_REF((sb.nr_reserved_seq = 13, sb.nr_chunks = 128 - 2 - 13), 0, -DMZ_ERR_BAD_SB,
+		   "expected less than 12, read 13");
+	EXPECT_REF((sb.nr_reserved_seq = 12, sb.nr_chunks = 128 - 2 - 12), 0, 0, "");
+	EXPECT_REF(sb.nr_chunks = 114, 0, -DMZ_ERR_BAD_SB,
+		   "invalid number of chunks (expected 115, read 114)");
+	EXPECT_REF(sb.magic = 1, 0, -DMZ_ERR_BAD_SB, "invalid magic");
+	EXPECT_REF(sb.version = 3, 0, -DMZ_ERR_BAD_SB, "invalid version");
+	EXPECT_REF(memcpy(sb.uuid, zero16, 16), 0, -DMZ_ERR_BAD_SB, "DM-Zoned UUID is null");
+	EXPECT_REF(memset(sb.label, 0, sizeof(sb.label)), 0, -DMZ_ERR_BAD_SB,
+		   "DM-Zoned label is null");
+	EXPECT_REF(memcpy(sb.dev_uuid, zero16, 16), 0, -DMZ_ERR_BAD_SB, "Device UUID is null");
+	EXPECT_REF((void)0, 2048, -DMZ_ERR_BAD_SB, "invalid location (expected 2048, read 0)");
+	EXPECT_REF(sb.nr_meta_blocks = 131, 0, -DMZ_ERR_BAD_SB,
+		   "invalid number of metadata blocks (expected 130, read 131)");
+	EXPECT_REF((sb.nr_map_blocks = 2, sb.nr_meta_blocks = 131), 0, -DMZ_ERR_BAD_SB,
+		   "invalid number of map blocks (expected 1, read 2)");
+	EXPECT_REF((sb.nr_bitmap_blocks = 127, sb.nr_meta_blocks = 129), 0, -DMZ_ERR_BAD_SB,
+		   "invalid number of zone bitmap blocks (expected 128, read 127)");
+#undef EXPECT_REF
+	/* a bad crc */
+	dmz_sb_fill(&sb, &l, 0, 1, "t", UUID_A, UUID_B);
+	dmz_sb_encode(&sb, blk);
+	blk[300] ^= 1;
+	CHECK_EQ(dmz_ref_check_sb(blk, &g, 0, NULL, err, sizeof(err)), -DMZ_ERR_BAD_SB);
+	CHECK_STR_CONTAINS(err, "invalid crc");
+	/* too few cache zones to locate the metadata */
+	REQUIRE(dmz_scan_zones((struct dmz_zone[]){ { 0, 2048, 2048, 0,
+			DMZ_ZONE_TYPE_SEQWRITE_REQ, DMZ_ZONE_COND_EMPTY } },
+			1, 2048, 2048, &g, err, sizeof(err)) == 0);
+	CHECK_EQ(dmz_ref_check_sb(blk, &g, 0, NULL, err, sizeof(err)), -DMZ_ERR_BAD_SB);
+	CHECK_STR_CONTAINS(err, "Not enough random zones found");
+}
+
 /* ------------------------------------------------------------- runner */
 
 struct test {
@@ -788,6 +1032,9 @@ static const struct test tests[] = {
 	T(test_format_runt_last_zone),
 	T(test_find_existing_sb),
 	T(test_write_rejects_null_uuid),
+	T(test_geometry_table),
+	T(test_geometry_table_format),
+	T(test_ref_check_rejects),
 };
 
 int main(int argc, char **argv)
