@@ -35,6 +35,10 @@ static_assert(!(BIO_SCOPE_SAVED_SERVING & BIO_SCOPE_PF_ADOPT));
 static_assert(__REQ_NR_BITS <= 8 * sizeof(blk_opf_t));
 static_assert((REQ_SCOPE_MASK & REQ_OP_MASK) == 0);
 
+/*
+ * Tested inline by modules: wbc_init_bio() in filesystems (ext4, btrfs,
+ * f2fs) and bio_scope_current() in dm-kcopyd.
+ */
 DEFINE_STATIC_KEY_TRUE(bio_scope_capture_key);
 EXPORT_SYMBOL_GPL(bio_scope_capture_key);
 
@@ -86,7 +90,6 @@ void __bio_scope_capture(struct bio *bio, unsigned int flags)
 		src = BIO_SCOPE_SRC_RECLAIM;
 	__bio_scope_stamp(bio, bio_scope_from_task(flags), src);
 }
-EXPORT_SYMBOL_GPL(__bio_scope_capture);
 
 /**
  * bio_scope_get_mode - the global bio scope mode
@@ -97,7 +100,6 @@ enum bio_scope_mode bio_scope_get_mode(void)
 {
 	return READ_ONCE(bio_scope_mode);
 }
-EXPORT_SYMBOL_GPL(bio_scope_get_mode);
 
 /**
  * bio_scope_set_mode - set the global bio scope mode
@@ -121,7 +123,6 @@ int bio_scope_set_mode(enum bio_scope_mode mode)
 	mutex_unlock(&bio_scope_lock);
 	return 0;
 }
-EXPORT_SYMBOL_GPL(bio_scope_set_mode);
 
 /**
  * bio_scope_effective_mode - the mode an adopter applies
@@ -153,7 +154,6 @@ int bio_scope_adopter_set_mode(struct bio_scope_adopter *a, int mode)
 	WRITE_ONCE(a->mode, mode);
 	return 0;
 }
-EXPORT_SYMBOL_GPL(bio_scope_adopter_set_mode);
 
 /**
  * bio_scope_mode_parse - parse a mode name
@@ -169,7 +169,6 @@ int bio_scope_mode_parse(const char *buf, bool allow_inherit)
 
 	return i < 0 ? -EINVAL : i;
 }
-EXPORT_SYMBOL_GPL(bio_scope_mode_parse);
 
 /**
  * bio_scope_mode_format - list the modes, the current one in brackets
@@ -193,7 +192,6 @@ int bio_scope_mode_format(char *buf, size_t size, int mode, bool allow_inherit)
 	len += scnprintf(buf + len, size - len, "\n");
 	return len;
 }
-EXPORT_SYMBOL_GPL(bio_scope_mode_format);
 
 /**
  * bio_scope_adopter_read_stats - sum an adopter's per-cpu counters
@@ -215,7 +213,6 @@ void bio_scope_adopter_read_stats(const struct bio_scope_adopter *a,
 			sum->count[i] += READ_ONCE(s->count[i]);
 	}
 }
-EXPORT_SYMBOL_GPL(bio_scope_adopter_read_stats);
 
 static inline void bio_scope_count(struct bio_scope_adopter *a,
 				   enum bio_scope_stat stat)
@@ -354,7 +351,6 @@ void bio_scope_restore(struct bio_scope_adopter *a, unsigned int saved)
 EXPORT_SYMBOL_GPL(bio_scope_restore);
 
 DEFINE_STATIC_KEY_FALSE(bio_scope_server_key);
-EXPORT_SYMBOL_GPL(bio_scope_server_key);
 static LIST_HEAD(bio_scope_servers);
 
 /**
@@ -466,7 +462,6 @@ bool __bio_scope_server_serving(void)
 	rcu_read_unlock();
 	return ret;
 }
-EXPORT_SYMBOL_GPL(__bio_scope_server_serving);
 
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 /*
@@ -590,7 +585,6 @@ void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 				    dev[0] ? " " : "", dev, bio_scope_rec_what[kind],
 				    bio_scope_mode_names[bio_scope_effective_mode(a)]);
 }
-EXPORT_SYMBOL_GPL(__bio_scope_note_recursion);
 #endif
 
 /* debugfs: /sys/kernel/debug/bioscope/{mode,servers,adopters/<name>/{mode,stats}} */

@@ -15,6 +15,8 @@
 #include <uapi/linux/target_core_user.h>
 #include <uapi/linux/ublk_cmd.h>
 
+#include "blk.h"
+
 #define NOFS	BIO_SCOPE_NOFS
 #define NOIO	BIO_SCOPE_NOIO
 #define WB	BIO_SCOPE_WB
@@ -94,9 +96,11 @@ static void bio_scope_test_encoding(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, NOIO & NOFS);
 	KUNIT_EXPECT_EQ(test, NOFS | NOIO, NOIO);
 	KUNIT_EXPECT_EQ(test, BIO_SCOPE_NONE | NOFS, NOFS);
-	KUNIT_EXPECT_EQ(test, bio_scope_level(NOFS | WB), NOFS);
-	KUNIT_EXPECT_EQ(test, bio_scope_level(REQ_SCOPE_NOIO), NOIO);
-	KUNIT_EXPECT_EQ(test, bio_scope_level(WB), BIO_SCOPE_NONE);
+	/* A lone NOIO bit is the NOIO level; WB is no level. */
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(REQ_SCOPE_NOIO),
+			PF_MEMALLOC_NOIO);
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(NOFS | WB), PF_MEMALLOC_NOFS);
+	KUNIT_EXPECT_EQ(test, bio_scope_to_pflags(WB), 0);
 	KUNIT_EXPECT_LE(test, __REQ_NR_BITS, 32);
 }
 
@@ -312,12 +316,7 @@ static void bio_scope_test_iomap(struct kunit *test)
 	iomap_dio_scope_bio(bio, scope);
 	KUNIT_EXPECT_EQ(test, scope_of(bio), NOIO);
 	bio_put(bio);
-
-	/* Writeback ioend. */
-	bio = test_bio(test, REQ_OP_WRITE);
-	iomap_ioend_scope_bio(bio);
-	KUNIT_EXPECT_EQ(test, scope_of(bio), NOFS | WB);
-	bio_put(bio);
+	/* Writeback ioend bios go through wbc_init_bio(): see above. */
 }
 
 static void bio_scope_test_clone(struct kunit *test)
@@ -404,37 +403,100 @@ static void bio_scope_test_merge_union(struct kunit *test)
 			REQ_OP_WRITE | NOFS);
 }
 
+static blk_status_t bio_scope_test_queue_rq(struct blk_mq_hw_ctx *hctx,
+					    const struct blk_mq_queue_data *bd)
+{
+	return BLK_STS_IOERR;
+}
+
+static const struct blk_mq_ops bio_scope_test_mq_ops = {
+	.queue_rq = bio_scope_test_queue_rq,
+};
+
+/* A bio of one page (8 sectors) at @sector of @disk. */
+static struct bio *test_disk_bio(struct kunit *test, struct gendisk *disk,
+				 blk_opf_t opf, sector_t sector)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(disk->part0, 1, opf, GFP_KERNEL, &ctx->bs);
+	KUNIT_ASSERT_NOT_NULL(test, bio);
+	__bio_add_page(bio, ctx->page, PAGE_SIZE, 0);
+	bio->bi_iter.bi_sector = sector;
+	return bio;
+}
+
 /*
- * What bio_attempt_back_merge() and attempt_merge() do to a request, on a
- * request built here: cmd_flags starts as the first bio's bi_opf (as
- * blk_mq_submit_bio() allocates it) and takes the union of the others.
+ * The block layer's own bio merges, on a request of a blk-mq queue that is
+ * never started: the request is allocated with the first bio's bi_opf as
+ * cmd_flags and built from it, as blk_mq_submit_bio() does, and
+ * blk_bio_list_merge() merges the others at its back and at its front
+ * (bio_attempt_back_merge(), bio_attempt_front_merge()).  A merge of two
+ * requests, attempt_merge(), is only reached through an I/O scheduler; the
+ * blk_scope_merge() it calls is tested above.
  */
 static void bio_scope_test_request_merge(struct kunit *test)
 {
-	struct request *rq, *next;
-	struct bio *b1 = test_bio(test, REQ_OP_WRITE | REQ_SYNC);
-	struct bio *b2 = test_bio(test, REQ_OP_WRITE | NOFS);
-	struct bio *b3 = test_bio(test, REQ_OP_WRITE | NOIO | WB);
+	struct blk_mq_tag_set *set;
+	struct gendisk *disk;
+	struct request *rq;
+	struct bio *b1, *b2, *b3;
+	LIST_HEAD(list);
 
-	rq = kunit_kzalloc(test, sizeof(*rq), GFP_KERNEL);
-	next = kunit_kzalloc(test, sizeof(*next), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, rq);
-	KUNIT_ASSERT_NOT_NULL(test, next);
+	set = kunit_kzalloc(test, sizeof(*set), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, set);
+	KUNIT_ASSERT_EQ(test, blk_mq_alloc_sq_tag_set(set, &bio_scope_test_mq_ops,
+						      1, 0), 0);
+	disk = blk_mq_alloc_disk(set, NULL, NULL);
+	if (IS_ERR(disk)) {
+		blk_mq_free_tag_set(set);
+		KUNIT_FAIL(test, "blk_mq_alloc_disk: %ld", PTR_ERR(disk));
+		return;
+	}
 
-	rq->cmd_flags = b1->bi_opf;
+	b1 = test_disk_bio(test, disk, REQ_OP_WRITE | REQ_SYNC, 8);
+	b2 = test_disk_bio(test, disk, REQ_OP_WRITE | REQ_SYNC | NOFS, 16);
+	b3 = test_disk_bio(test, disk, REQ_OP_WRITE | REQ_SYNC | NOIO | WB, 0);
+
+	rq = blk_mq_alloc_request(disk->queue, b1->bi_opf, 0);
+	if (IS_ERR(rq)) {
+		KUNIT_FAIL(test, "blk_mq_alloc_request: %ld", PTR_ERR(rq));
+		goto out_bios;
+	}
+	/* Never issued: no IO accounting. */
+	rq->rq_flags &= ~RQF_IO_STAT;
+	rq->__sector = b1->bi_iter.bi_sector;
+	blk_rq_bio_prep(rq, b1, 1);
+	list_add(&rq->queuelist, &list);
 	KUNIT_EXPECT_EQ(test, blk_rq_scope(rq), BIO_SCOPE_NONE);
-	rq->cmd_flags = blk_scope_merge(rq->cmd_flags, b2->bi_opf);
+
+	/* Back merge. */
+	KUNIT_EXPECT_TRUE(test, blk_bio_list_merge(disk->queue, &list, b2, 1));
+	KUNIT_EXPECT_PTR_EQ(test, rq->biotail, b2);
 	KUNIT_EXPECT_EQ(test, blk_rq_scope(rq), NOFS);
 	KUNIT_EXPECT_EQ(test, req_op(rq), REQ_OP_WRITE);
 	KUNIT_EXPECT_TRUE(test, rq->cmd_flags & REQ_SYNC);
 
-	next->cmd_flags = b3->bi_opf;
-	rq->cmd_flags = blk_scope_merge(rq->cmd_flags, next->cmd_flags);
+	/* Front merge. */
+	KUNIT_EXPECT_TRUE(test, blk_bio_list_merge(disk->queue, &list, b3, 1));
+	KUNIT_EXPECT_PTR_EQ(test, rq->bio, b3);
 	KUNIT_EXPECT_EQ(test, blk_rq_scope(rq), NOIO | WB);
+	KUNIT_EXPECT_EQ(test, blk_rq_bytes(rq), 3 * PAGE_SIZE);
 
+	list_del_init(&rq->queuelist);
+	rq->bio = NULL;
+	rq->biotail = NULL;
+	blk_mq_free_request(rq);
+out_bios:
+	b1->bi_next = NULL;
+	b2->bi_next = NULL;
+	b3->bi_next = NULL;
 	bio_put(b3);
 	bio_put(b2);
 	bio_put(b1);
+	put_disk(disk);
+	blk_mq_free_tag_set(set);
 }
 
 /* Adoption applies exactly what the scope asks, and restore undoes it. */
@@ -938,23 +1000,6 @@ static void bio_scope_test_encode_servicers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bio_scope_decode(2, 1, 2, 4), NOIO);
 }
 
-/* The loop driver's backing mapping: kept in scoped mode only. */
-static void bio_scope_test_backing_gfp(struct kunit *test)
-{
-	KUNIT_EXPECT_EQ(test, bio_scope_backing_gfp(GFP_KERNEL,
-						    BIO_SCOPE_SCOPED),
-			GFP_KERNEL);
-	KUNIT_EXPECT_EQ(test, bio_scope_backing_gfp(GFP_HIGHUSER_MOVABLE,
-						    BIO_SCOPE_BLANKET),
-			GFP_HIGHUSER_MOVABLE & ~(__GFP_IO | __GFP_FS));
-	KUNIT_EXPECT_EQ(test, bio_scope_backing_gfp(GFP_KERNEL, BIO_SCOPE_OFF),
-			GFP_NOIO);
-	/* A mapping that is already NOFS stays so in every mode. */
-	KUNIT_EXPECT_EQ(test, bio_scope_backing_gfp(GFP_NOFS,
-						    BIO_SCOPE_SCOPED),
-			GFP_NOFS);
-}
-
 /* bio_scope_pass(): what a userspace server is told, and the stats. */
 static void bio_scope_test_pass(struct kunit *test)
 {
@@ -1014,7 +1059,6 @@ static struct kunit_case bio_scope_test_cases[] = {
 	KUNIT_CASE(bio_scope_test_register),
 	KUNIT_CASE(bio_scope_test_mode_strings),
 	KUNIT_CASE(bio_scope_test_encode_servicers),
-	KUNIT_CASE(bio_scope_test_backing_gfp),
 	KUNIT_CASE(bio_scope_test_pass),
 	KUNIT_CASE(bio_scope_test_rwf),
 #ifdef CONFIG_BIO_SCOPE_DETECTOR

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Memory allocation scope of iomap bios, see Documentation/block/bio-scope.rst.
+ * Memory allocation scope of iomap direct IO bios, see
+ * Documentation/block/bio-scope.rst.  (Writeback ioend bios get the
+ * writeback scope from wbc_init_bio(), like every writeback bio.)
  *
- * Writeback ioends get the writeback scope explicitly, whoever builds and
- * submits them (flusher, fsync caller, reclaim, a completion workqueue).
  * Direct IO bios get the scope of the task that called iomap_dio_rw(): the
  * bios may be submitted later, or from another context, by a filesystem's
  * ->submit_io, and each of them must still carry the caller's scope.
@@ -41,7 +41,6 @@ blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
 		scope |= BIO_SCOPE_WB;
 	return scope;
 }
-EXPORT_SYMBOL_GPL(iomap_dio_scope);
 
 /**
  * iomap_dio_scope_bio - stamp a direct IO's scope on one of its bios
@@ -53,18 +52,3 @@ void iomap_dio_scope_bio(struct bio *bio, blk_opf_t scope)
 	if (scope)
 		bio_scope_stamp(bio, scope, BIO_SCOPE_SRC_IOMAP);
 }
-EXPORT_SYMBOL_GPL(iomap_dio_scope_bio);
-
-/**
- * iomap_ioend_scope_bio - stamp the writeback scope on an ioend bio
- * @bio: the bio of a writeback ioend
- *
- * wbc_init_bio() stamps the same scope on every writeback bio; iomap stamps
- * it on the ioend explicitly so that ioends built or resubmitted outside
- * wbc_init_bio() (and bios chained or split from them) carry it too.
- */
-void iomap_ioend_scope_bio(struct bio *bio)
-{
-	bio_scope_stamp(bio, BIO_SCOPE_NOFS | BIO_SCOPE_WB, BIO_SCOPE_SRC_IOMAP);
-}
-EXPORT_SYMBOL_GPL(iomap_ioend_scope_bio);

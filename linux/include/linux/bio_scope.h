@@ -79,7 +79,7 @@ enum bio_scope_mode {
  * @BIO_SCOPE_SRC_RECLAIM: submit_bio() from reclaim (PF_MEMALLOC, kswapd).
  * @BIO_SCOPE_SRC_SWAP: swap writeout.
  * @BIO_SCOPE_SRC_WRITEBACK: writeback bio (wbc_init_bio()).
- * @BIO_SCOPE_SRC_IOMAP: iomap ioend or direct IO bio.
+ * @BIO_SCOPE_SRC_IOMAP: iomap direct IO bio.
  * @BIO_SCOPE_SRC_CHAIN: inherited from a parent by bio_chain().
  */
 enum bio_scope_source {
@@ -203,19 +203,6 @@ static inline unsigned int bio_scope_to_pflags(blk_opf_t scope)
 }
 
 /**
- * bio_scope_level - the NOFS/NOIO level of a scope, normalised
- * @scope: bi_opf or cmd_flags
- *
- * Return: BIO_SCOPE_NONE, BIO_SCOPE_NOFS or BIO_SCOPE_NOIO.
- */
-static inline blk_opf_t bio_scope_level(blk_opf_t scope)
-{
-	if (scope & REQ_SCOPE_NOIO)
-		return BIO_SCOPE_NOIO;
-	return scope & REQ_SCOPE_NOFS;
-}
-
-/**
  * bio_scope_encode - encode a scope in a servicer's own three flag bits
  * @scope: bi_opf or cmd_flags; only the REQ_SCOPE_* bits are looked at
  * @nofs: the servicer's NOFS bit
@@ -262,27 +249,6 @@ static inline blk_opf_t bio_scope_decode(u32 v, u32 nofs, u32 noio, u32 wb)
 	if (v & wb)
 		scope |= BIO_SCOPE_WB;
 	return scope;
-}
-
-/**
- * bio_scope_backing_gfp - gfp mask for a servicer's backing file mapping
- * @gfp: the mapping's own gfp mask
- * @mode: the servicer's effective mode when it binds the backing file
- *
- * The loop driver has always cleared __GFP_IO | __GFP_FS in the mapping of
- * its backing file.  That is a blanket too: it also applies to every other
- * user of the file, and it is fixed when the file is bound.  In the scoped
- * mode, the worker's page cache allocations for the backing file already
- * get the command's scope from current_gfp_context(), so the mapping keeps
- * its own mask; in the other modes it is cleared, as before.
- *
- * Return: @gfp, without __GFP_IO | __GFP_FS unless @mode is scoped.
- */
-static inline gfp_t bio_scope_backing_gfp(gfp_t gfp, enum bio_scope_mode mode)
-{
-	if (mode == BIO_SCOPE_SCOPED)
-		return gfp;
-	return gfp & ~(__GFP_IO | __GFP_FS);
 }
 
 #ifdef CONFIG_BIO_SCOPE
@@ -452,12 +418,11 @@ static inline blk_opf_t bio_scope_pass(struct bio_scope_adopter *a,
 
 #endif /* CONFIG_BIO_SCOPE */
 
-/* iomap capture points (fs/iomap/scope.c). */
+/* iomap direct IO capture points (fs/iomap/scope.c). */
 struct kiocb;
 #if IS_ENABLED(CONFIG_BIO_SCOPE) && IS_ENABLED(CONFIG_FS_IOMAP)
 blk_opf_t iomap_dio_scope(const struct kiocb *iocb);
 void iomap_dio_scope_bio(struct bio *bio, blk_opf_t scope);
-void iomap_ioend_scope_bio(struct bio *bio);
 #else
 static inline blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
 {
@@ -465,7 +430,6 @@ static inline blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
 }
 
 static inline void iomap_dio_scope_bio(struct bio *bio, blk_opf_t scope) { }
-static inline void iomap_ioend_scope_bio(struct bio *bio) { }
 #endif
 
 /*

@@ -9,6 +9,31 @@
 #include <linux/bio_scope.h>
 #include <linux/tracepoint.h>
 
+/*
+ * Export the enum values that the formats below print, so that perf and
+ * trace-cmd can decode them: the req_flag_bits behind REQ_SCOPE_*, and
+ * enum bio_scope_source, bio_scope_mode and bio_scope_recursion.
+ */
+TRACE_DEFINE_ENUM(__REQ_SCOPE_NOFS);
+TRACE_DEFINE_ENUM(__REQ_SCOPE_NOIO);
+TRACE_DEFINE_ENUM(__REQ_SCOPE_WB);
+
+TRACE_DEFINE_ENUM(BIO_SCOPE_SRC_TASK);
+TRACE_DEFINE_ENUM(BIO_SCOPE_SRC_RECLAIM);
+TRACE_DEFINE_ENUM(BIO_SCOPE_SRC_SWAP);
+TRACE_DEFINE_ENUM(BIO_SCOPE_SRC_WRITEBACK);
+TRACE_DEFINE_ENUM(BIO_SCOPE_SRC_IOMAP);
+TRACE_DEFINE_ENUM(BIO_SCOPE_SRC_CHAIN);
+
+TRACE_DEFINE_ENUM(BIO_SCOPE_OFF);
+TRACE_DEFINE_ENUM(BIO_SCOPE_BLANKET);
+TRACE_DEFINE_ENUM(BIO_SCOPE_SCOPED);
+
+TRACE_DEFINE_ENUM(BIO_SCOPE_REC_SHRINKER);
+TRACE_DEFINE_ENUM(BIO_SCOPE_REC_WRITEBACK_WAIT);
+TRACE_DEFINE_ENUM(BIO_SCOPE_REC_RECLAIM_THROTTLE);
+TRACE_DEFINE_ENUM(BIO_SCOPE_REC_DIRTY_THROTTLE);
+
 #define show_bio_scope(scope)						\
 	__print_flags((__force u32)(scope), "|",			\
 		{ (__force u32)REQ_SCOPE_NOFS, "NOFS" },		\
