@@ -30,7 +30,9 @@
 #
 # Output in $BIOSCOPE_OUT: rows.jsonl (one "vm" row, "stack" rows, one "cell" row per
 # cell and repetition, failed or not), cells/*.json|*.stderr (fio), STACK.log.
-# Progress lines on the console start with "[bench ".
+# Progress lines on the console start with "[bench ". Each cell has two: "cell i/n LABEL: start"
+# (the host adds the bench-wide count and ETA) and "cell i/n LABEL: MB/s IOPS status [secs]"
+# (i/n counts the cells of the stack).
 set -u
 top=${BIOSCOPE_TOP:?}
 RIG=bench
@@ -52,12 +54,6 @@ ROWS=$OUT/rows.jsonl
 export BIOSCOPE_PRESSURE=max
 
 T0=$(date +%s)
-# ", ETA N min" for the cells left in this VM, from the time the ones done took.
-cell_eta() {
-	local done=$1 total=$2 el=$(( $(date +%s) - T0 ))
-	[ "$done" -gt 0 ] && [ "$done" -lt "$total" ] || return 0
-	printf ', ETA %d min' $(( (el * (total - done) / done + 59) / 60 ))
-}
 progress() { printf '[bench %s %s %s +%ss] %s\n' "$NAME" "$MODE" "$(date +%T)" "$(( $(date +%s) - T0 ))" "$*"; }
 
 # JSON string escaping for the few free-text fields.
@@ -128,8 +124,12 @@ run_cell() {
 	local id="$stack-d$direct-$rw-$bs-$pressure-r$rep" json stderr eng qd fsync
 	json=$OUT/cells/$id.json stderr=$OUT/cells/$id.stderr
 	local h0 l0 w0 o0 h1 l1 w1 o1 t0 t1 pid rc=0 waited=0 stuck=0 status=pass reason=""
-	local limit=$((RT + RAMP + CELL_TIMEOUT))
+	local limit=$((RT + RAMP + CELL_TIMEOUT)) label
+	label="$stack $( [ "$direct" = 1 ] && echo direct || echo buffered) $rw $bs pressure=$pressure rep=$rep"
 
+	# The host (bench/lib/matrix-host.sh, m_follow) turns this line into "cell i/n LABEL
+	# (VM j/m, ETA ...)" with i/n and the ETA over the whole bench: keep its form.
+	progress "cell $idx/$total $label: start"
 	sync
 	echo 3 > /proc/sys/vm/drop_caches
 	if [ "$pressure" = none ]; then echo max > "$CG/memory.max"; else echo "$pressure" > "$CG/memory.max"; fi
@@ -208,8 +208,8 @@ run_cell() {
 		"$NAME" "$MODE" "$stack" "$direct" "$rw" "$bs" "$pressure" "$rep" "$status" "$(jstr "$reason")" \
 		"$mbps" "$iops" "$clat" "$rc" "$ferr" "$hung" "$lockdep" "$warn" "$oom" "$((t1 - t0))" \
 		"$SIZE" "$RT" "$RAMP" "$eng" "$qd" >> "$ROWS"
-	progress "cell $idx/$total $stack $( [ "$direct" = 1 ] && echo direct || echo buffered) $rw $bs pressure=$pressure rep=$rep:" \
-		"$mbps MB/s $iops IOPS $status${reason:+ ($reason)} [$((t1 - t0)) s]$(cell_eta "$idx" "$total")"
+	progress "cell $idx/$total $label:" \
+		"$mbps MB/s $iops IOPS $status${reason:+ ($reason)} [$((t1 - t0)) s]"
 	if [ $stuck = 1 ]; then
 		echo w > /proc/sysrq-trigger 2>/dev/null
 		sleep 1

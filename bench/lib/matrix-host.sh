@@ -16,8 +16,15 @@
 # running every cell of the matrix. The per-VM results (console.log, rows.jsonl, fio JSON)
 # stay in results/NAME-TIME/MODE/; the summary goes to bench/results/NAME.{json,png}
 # (--quick: into the run directory, so a quick run never replaces the published numbers).
+#
+# Progress: "VM i/n: ...; bench: D/T cells done, ETA ~Nm" before each VM, and the guest's
+# "[bench ..." console lines, each cell's start as "cell I/T LABEL (VM i/n, ETA ~Nm)" (m_follow):
+# I/T and the ETA over the whole bench (all VMs), from the VM time per cell done so far, or
+# "(est.)" before a cell is done: runtime + ramp + 45 s per cell.
 
 M_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/lib/progress
+. "$M_TOP/scripts/lib/progress"
 
 m_stamp() { printf '[%s %s] %s\n' "$M_NAME" "$(date +%T)" "$*"; }
 m_die() { printf '%s: error: %s\n' "$M_NAME" "$*" >&2; exit 2; }
@@ -45,6 +52,27 @@ m_wait_quiet() {
 		sleep 10; waited=$((waited + 10))
 	done
 	m_stamp "warning: host still busy after $max s ($(m_busy) processes); running anyway, numbers may be skewed"
+}
+
+# m_follow DONE TOTAL WORK T0 VM EACH: print the guest's "[bench ..." lines (stdin, from the
+# console log) indented; a cell's start line "[bench ...] cell i/n LABEL: start" (i/n: within
+# its stack) becomes "[bench ...] cell I/TOTAL LABEL (VM j/m, ETA ...)", I counting the cells
+# of the whole bench (DONE before this VM) and the ETA the whole bench's: the time per cell
+# so far (WORK s in earlier VMs, plus the time since this VM started at T0, over the cells
+# done), or before any cell is done EACH s per cell (est.). The other lines pass unchanged.
+m_follow() {
+	local base=$1 total=$2 work=$3 t0=$4 vm=$5 each=$6 seen=0 line idx
+	local re='^(\[bench [^]]*\]) cell [0-9]+/[0-9]+ (.*): start$'
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		if [[ $line =~ $re ]]; then
+			seen=$((seen + 1)) idx=$((base + seen))
+			[ "$idx" -le "$total" ] || total=$idx
+			line="${BASH_REMATCH[1]} cell $idx/$total ${BASH_REMATCH[2]} (VM $vm, $(progress_eta \
+				$((idx - 1)) "$total" $((work + $(_progress_now) - t0)) "$each"))"
+		fi
+		printf '    %s\n' "$line"
+	done
 }
 
 # TERM a process and its descendants, by pid (leaves first).
@@ -215,6 +243,13 @@ matrix_main() {
 	fi
 
 	local others load t_all i=0 mode vmout t0 rc verdict vmpid part plabel remaining started left n_left tmo
+	# For the bench-wide ETA: cells done, cells of the stacks not yet run (in all modes), VM
+	# time so far (host quiet waits excluded), and the guess per cell before one is done.
+	local cells_done=0 cells_todo=0 work=0 each=$((rt + ramp + 45)) ran
+	for mode in $modes; do
+		read -r _ part remaining <<< "$(grep "^$mode " <<< "$plan")"
+		cells_todo=$((cells_todo + ncell * $(wc -w <<< "$remaining")))
+	done
 	t_all=$(date +%s)
 	for mode in $modes; do
 		i=$((i + 1))
@@ -232,7 +267,7 @@ matrix_main() {
 			n_left=$(wc -w <<< "$remaining")
 			tmo=$vm_timeout
 			[ -n "$vm_timeout_set" ] || tmo=$((300 + n_left * 180 + n_left * ncell * (rt + ramp + 45)))
-			m_stamp "VM $i/$nmodes$plabel: mode=$mode, stacks: $remaining, $((ncell * n_left)) cells, timeout $tmo s (log $vmout/console.log)"
+			m_stamp "VM $i/$nmodes$plabel: mode=$mode, stacks: $remaining, $((ncell * n_left)) cells, timeout $tmo s (log $vmout/console.log); bench: $cells_done/$((cells_done + cells_todo)) cells done, $(progress_eta "$cells_done" $((cells_done + cells_todo)) "$work" "$each")"
 			m_wait_quiet "$quiet"
 			t0=$(date +%s)
 			BIOSCOPE_MODE=$mode BIOSCOPE_BENCH_NAME=$M_NAME BIOSCOPE_BENCH_JOBS=$jobs \
@@ -251,11 +286,13 @@ matrix_main() {
 				[ "$n" -gt "$busy_max" ] && busy_max=$n && echo "$busy_max" > "$vmout/host-busy-max"
 				sleep 15
 			  done ) &
-			# live progress: the guest's "[bench ..." lines from the console log
+			# live progress: the guest's "[bench ..." lines from the console log, cell starts
+			# with the bench-wide count and ETA (m_follow)
 			# (tail exits 1 when the log did not exist yet at its start: VMs wait for the lock)
 			# (in the background: a trapped INT/TERM interrupts "wait", not a foreground pipe)
 			{ tail --pid="$vmpid" -n +1 -F "$vmout/console.log" 2>/dev/null |
-				grep -a --line-buffered '^\[bench ' | sed -u 's/\r$//; s/^/    /' || true; } &
+				grep -a --line-buffered '^\[bench ' |
+				m_follow "$cells_done" $((cells_done + cells_todo)) "$work" "$t0" "$i/$nmodes" "$each" || true; } &
 			rc=0
 			wait "$vmpid" || rc=$?
 			wait $! 2>/dev/null || true
@@ -269,6 +306,9 @@ matrix_main() {
 				"$mode" "$rc" "$(( $(date +%s) - t0 ))" "$verdict" "$vmout" "$remaining" "$load" "${others:-0}" >> "$out/vms.jsonl"
 			[ "${others:-0}" = 0 ] || m_stamp "warning: up to $others other qemu/compiler processes ran during this VM (load now $load): numbers skewed"
 			m_stamp "VM $i/$nmodes$plabel: mode=$mode done in $(( $(date +%s) - t0 )) s, exit $rc ($verdict)"
+			ran=$(grep -c '"type":"cell"' "$vmout/rows.jsonl" 2>/dev/null) || true
+			cells_done=$((cells_done + ${ran:-0})) work=$((work + $(date +%s) - t0))
+			cells_todo=$((cells_todo - ncell * n_left))
 			# stacks this VM started (a "stack-start" row); the rest need another VM
 			started=$(sed -n 's/.*"type":"stack-start".*"stack":"\([^"]*\)".*/\1/p' "$vmout/rows.jsonl" 2>/dev/null | tr '\n' ' ')
 			left=""
@@ -281,6 +321,7 @@ matrix_main() {
 			fi
 			[ -z "$left" ] || m_stamp "mode=$mode: stacks not started in that VM: $left; booting another"
 			remaining=$left part=$((part + 1))
+			cells_todo=$((cells_todo + ncell * $(wc -w <<< "$left")))
 		done
 	done
 	m_stamp "all VMs done in $(( $(date +%s) - t_all )) s; summary:"
