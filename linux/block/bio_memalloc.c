@@ -249,6 +249,7 @@ static blk_opf_t bio_scope_account(struct bio_scope_adopter *a,
 /**
  * bio_scope_adopt - serve a command under its bio scope
  * @a: the servicer's registered adopter
+ * @disk: the device the command was queued to, or %NULL
  * @scope: the command's scope: bi_opf, cmd_flags or REQ_SCOPE_* bits
  *
  * Applies, to the current task, what @a's effective mode asks for: nothing
@@ -258,13 +259,15 @@ static blk_opf_t bio_scope_account(struct bio_scope_adopter *a,
  * follows the role of the task, which serves a device whatever the command
  * is.  Must be paired with bio_scope_restore() in the same task.  Nests:
  * each level restores only the flags it added itself.  The task is marked
- * as serving @a for the recursion detector, in every mode; when adopters
- * nest in one task, the outermost is charged.
+ * as serving @a and @disk for the recursion detector, in every mode; when
+ * adopters nest in one task, the outermost is charged.  @disk must stay
+ * valid until bio_scope_restore(); it only names the device in the log.
  *
  * Context: task context.
  * Return: an opaque value for bio_scope_restore().
  */
-unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope)
+unsigned int bio_scope_adopt(struct bio_scope_adopter *a,
+			     struct gendisk *disk, blk_opf_t scope)
 {
 	enum bio_scope_mode mode = bio_scope_effective_mode(a);
 	unsigned int pflags, saved;
@@ -277,6 +280,7 @@ unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope)
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	if (!current->bio_scope_serving) {
 		current->bio_scope_serving = a;
+		current->bio_scope_disk = disk;
 		saved |= BIO_SCOPE_SAVED_SERVING;
 	}
 #endif
@@ -290,7 +294,7 @@ EXPORT_SYMBOL_GPL(bio_scope_adopt);
  * @a: the servicer's registered adopter
  * @rq: the request being served
  *
- * bio_scope_adopt() with blk_rq_scope(@rq).
+ * bio_scope_adopt() with @rq's disk and blk_rq_scope(@rq).
  *
  * Context: task context.
  * Return: an opaque value for bio_scope_restore().
@@ -298,7 +302,7 @@ EXPORT_SYMBOL_GPL(bio_scope_adopt);
 unsigned int bio_scope_adopt_rq(struct bio_scope_adopter *a,
 				const struct request *rq)
 {
-	return bio_scope_adopt(a, blk_rq_scope(rq));
+	return bio_scope_adopt(a, rq->q->disk, blk_rq_scope(rq));
 }
 EXPORT_SYMBOL_GPL(bio_scope_adopt_rq);
 
@@ -344,6 +348,7 @@ void bio_scope_restore(struct bio_scope_adopter *a, unsigned int saved)
 	if (saved & BIO_SCOPE_SAVED_SERVING) {
 		WARN_ON_ONCE(current->bio_scope_serving != a);
 		current->bio_scope_serving = NULL;
+		current->bio_scope_disk = NULL;
 	}
 #endif
 	memalloc_flags_restore(saved & BIO_SCOPE_PF_ADOPT);
@@ -563,12 +568,13 @@ void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 	if (kind >= BIO_SCOPE_REC_NR)
 		return;
 	/*
-	 * A userspace server names its device.  An in-kernel worker serves
-	 * whatever device its current work item is for: the log names the
-	 * driver only.
+	 * An in-kernel worker serves the device of the command it adopted, a
+	 * userspace server the device it attached to.
 	 */
 	dev[0] = '\0';
-	if (!a && static_branch_unlikely(&bio_scope_server_key))
+	if (a && current->bio_scope_disk)
+		strscpy(dev, current->bio_scope_disk->disk_name, sizeof(dev));
+	else if (!a && static_branch_unlikely(&bio_scope_server_key))
 		a = bio_scope_server_lookup(dev, sizeof(dev));
 	if (!a)
 		return;

@@ -506,7 +506,7 @@ static void bio_scope_test_adopt_scoped(struct kunit *test)
 	unsigned int before = current->flags, s;
 
 	/* NOFS/NOIO follow the command; LOCAL_THROTTLE is the role. */
-	s = bio_scope_adopt(&ctx->a, REQ_OP_WRITE | NOFS);
+	s = bio_scope_adopt(&ctx->a, NULL, REQ_OP_WRITE | NOFS);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
 	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL),
@@ -514,7 +514,7 @@ static void bio_scope_test_adopt_scoped(struct kunit *test)
 	bio_scope_restore(&ctx->a, s);
 	KUNIT_EXPECT_EQ(test, current->flags, before);
 
-	s = bio_scope_adopt(&ctx->a, NOIO | WB);
+	s = bio_scope_adopt(&ctx->a, NULL, NOIO | WB);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
 	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_NOIO);
@@ -522,7 +522,7 @@ static void bio_scope_test_adopt_scoped(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, current->flags, before);
 
 	/* An unscoped command: full reclaim, but never global throttling. */
-	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
+	s = bio_scope_adopt(&ctx->a, NULL, BIO_SCOPE_NONE);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, PF_LOCAL_THROTTLE);
 	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_KERNEL);
 	bio_scope_restore(&ctx->a, s);
@@ -534,8 +534,8 @@ static void bio_scope_test_adopt_nofs_in_noio(struct kunit *test)
 	struct bio_scope_test_ctx *ctx = test->priv;
 	unsigned int before = current->flags, outer, inner;
 
-	outer = bio_scope_adopt(&ctx->a, NOIO);
-	inner = bio_scope_adopt(&ctx->b, NOFS);
+	outer = bio_scope_adopt(&ctx->a, NULL, NOIO);
+	inner = bio_scope_adopt(&ctx->b, NULL, NOFS);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOIO | PF_MEMALLOC_NOFS |
 			PF_LOCAL_THROTTLE);
@@ -553,8 +553,8 @@ static void bio_scope_test_adopt_noio_in_nofs(struct kunit *test)
 	struct bio_scope_test_ctx *ctx = test->priv;
 	unsigned int before = current->flags, outer, inner;
 
-	outer = bio_scope_adopt(&ctx->a, NOFS);
-	inner = bio_scope_adopt(&ctx->a, NOIO | WB);
+	outer = bio_scope_adopt(&ctx->a, NULL, NOFS);
+	inner = bio_scope_adopt(&ctx->a, NULL, NOIO | WB);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO |
 			PF_LOCAL_THROTTLE);
@@ -575,7 +575,7 @@ static void bio_scope_test_adopt_preexisting(struct kunit *test)
 	unsigned int nofs, s;
 
 	nofs = memalloc_nofs_save();
-	s = bio_scope_adopt(&ctx->a, NOFS | WB);
+	s = bio_scope_adopt(&ctx->a, NULL, NOFS | WB);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
 	bio_scope_restore(&ctx->a, s);
@@ -590,7 +590,7 @@ static void bio_scope_test_adopt_blanket(struct kunit *test)
 	unsigned int before = current->flags, s;
 
 	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_BLANKET), 0);
-	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
+	s = bio_scope_adopt(&ctx->a, NULL, BIO_SCOPE_NONE);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
 	bio_scope_restore(&ctx->a, s);
@@ -603,7 +603,7 @@ static void bio_scope_test_adopt_off(struct kunit *test)
 	unsigned int before = current->flags, s;
 
 	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_OFF), 0);
-	s = bio_scope_adopt(&ctx->a, NOIO | WB);
+	s = bio_scope_adopt(&ctx->a, NULL, NOIO | WB);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF, 0);
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	/* Still serving, for the detector. */
@@ -628,11 +628,11 @@ static void bio_scope_test_adopter_override(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bio_scope_effective_mode(&ctx->b),
 			BIO_SCOPE_SCOPED);
 
-	s = bio_scope_adopt(&ctx->a, NOFS);
+	s = bio_scope_adopt(&ctx->a, NULL, NOFS);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE);
 	bio_scope_restore(&ctx->a, s);
-	s = bio_scope_adopt(&ctx->b, NOFS);
+	s = bio_scope_adopt(&ctx->b, NULL, NOFS);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
 	bio_scope_restore(&ctx->b, s);
@@ -645,18 +645,38 @@ static void bio_scope_test_adopter_override(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bio_scope_set_mode(BIO_SCOPE_INHERIT), -EINVAL);
 }
 
+/* A fake disk: bio_scope_adopt() only records it, the log names it. */
+static struct gendisk *bio_scope_test_disk(struct kunit *test,
+					   const char *name)
+{
+	struct gendisk *disk = kunit_kzalloc(test, sizeof(*disk), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, disk);
+	strscpy(disk->disk_name, name, sizeof(disk->disk_name));
+	return disk;
+}
+
 static void bio_scope_test_adopt_rq(struct kunit *test)
 {
 	struct bio_scope_test_ctx *ctx = test->priv;
 	unsigned int before = current->flags, s;
+	struct request_queue *q;
 	struct request *rq;
 
+	q = kunit_kzalloc(test, sizeof(*q), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	q->disk = bio_scope_test_disk(test, "kunit0");
 	rq = kunit_kzalloc(test, sizeof(*rq), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, rq);
+	rq->q = q;
 	rq->cmd_flags = REQ_OP_WRITE | REQ_SYNC | NOFS | WB;
 	s = bio_scope_adopt_rq(&ctx->a, rq);
 	KUNIT_EXPECT_EQ(test, current->flags & ADOPT_PF,
 			PF_MEMALLOC_NOFS | PF_LOCAL_THROTTLE);
+#ifdef CONFIG_BIO_SCOPE_DETECTOR
+	/* The task serves the request's disk. */
+	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_disk, q->disk);
+#endif
 	bio_scope_restore(&ctx->a, s);
 	KUNIT_EXPECT_EQ(test, current->flags, before);
 }
@@ -666,12 +686,12 @@ static void bio_scope_test_stats(struct kunit *test)
 	struct bio_scope_test_ctx *ctx = test->priv;
 	struct bio_scope_stats st;
 
-	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NOFS));
-	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NOIO | WB));
-	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, WB));
-	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, 0));
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NULL, NOFS));
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NULL, NOIO | WB));
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NULL, WB));
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NULL, 0));
 	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_BLANKET), 0);
-	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NOFS));
+	bio_scope_restore(&ctx->a, bio_scope_adopt(&ctx->a, NULL, NOFS));
 
 	bio_scope_adopter_read_stats(&ctx->a, &st);
 	KUNIT_EXPECT_EQ(test, st.count[BIO_SCOPE_STAT_SERVED], 5);
@@ -740,18 +760,25 @@ static u64 rec_count(struct bio_scope_adopter *a, enum bio_scope_recursion k)
 static void bio_scope_test_detector_serving(struct kunit *test)
 {
 	struct bio_scope_test_ctx *ctx = test->priv;
+	struct gendisk *d0 = bio_scope_test_disk(test, "kunit0");
+	struct gendisk *d1 = bio_scope_test_disk(test, "kunit1");
 	unsigned int outer, inner;
 
 	KUNIT_EXPECT_NULL(test, current->bio_scope_serving);
-	outer = bio_scope_adopt(&ctx->a, NOFS);
+	KUNIT_EXPECT_NULL(test, current->bio_scope_disk);
+	outer = bio_scope_adopt(&ctx->a, d0, NOFS);
 	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_serving, &ctx->a);
-	/* Nested: the outermost adopter stays charged. */
-	inner = bio_scope_adopt(&ctx->b, NOIO);
+	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_disk, d0);
+	/* Nested: the outermost adopter and its device stay charged. */
+	inner = bio_scope_adopt(&ctx->b, d1, NOIO);
 	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_serving, &ctx->a);
+	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_disk, d0);
 	bio_scope_restore(&ctx->b, inner);
 	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_serving, &ctx->a);
+	KUNIT_EXPECT_PTR_EQ(test, current->bio_scope_disk, d0);
 	bio_scope_restore(&ctx->a, outer);
 	KUNIT_EXPECT_NULL(test, current->bio_scope_serving);
+	KUNIT_EXPECT_NULL(test, current->bio_scope_disk);
 }
 
 static void bio_scope_test_detector_counts(struct kunit *test)
@@ -768,7 +795,7 @@ static void bio_scope_test_detector_counts(struct kunit *test)
 	 * Serving an unscoped command: reclaim may recurse, but the role
 	 * keeps the task off the global dirty limit.
 	 */
-	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
+	s = bio_scope_adopt(&ctx->a, NULL, BIO_SCOPE_NONE);
 	bio_scope_note_shrinker(GFP_KERNEL);
 	bio_scope_note_shrinker(GFP_NOFS);
 	bio_scope_note_writeback_wait();
@@ -785,7 +812,7 @@ static void bio_scope_test_detector_counts(struct kunit *test)
 
 	/* With scopes off, the same command is throttled globally. */
 	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_OFF), 0);
-	s = bio_scope_adopt(&ctx->a, BIO_SCOPE_NONE);
+	s = bio_scope_adopt(&ctx->a, NULL, BIO_SCOPE_NONE);
 	KUNIT_EXPECT_FALSE(test, bio_scope_local_throttle());
 	bio_scope_note_dirty_throttle();
 	bio_scope_restore(&ctx->a, s);
@@ -794,7 +821,7 @@ static void bio_scope_test_detector_counts(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, bio_scope_set_mode(BIO_SCOPE_SCOPED), 0);
 
 	/* Serving a WB command: local throttling is no recursion. */
-	s = bio_scope_adopt(&ctx->a, NOFS | WB);
+	s = bio_scope_adopt(&ctx->a, NULL, NOFS | WB);
 	bio_scope_note_dirty_throttle();
 	bio_scope_restore(&ctx->a, s);
 	KUNIT_EXPECT_EQ(test,
@@ -851,7 +878,7 @@ static void bio_scope_test_detector_server(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bio_scope_set_mode(BIO_SCOPE_SCOPED), 0);
 
 	/* An in-kernel adoption in the same task is charged first. */
-	s = bio_scope_adopt(&ctx->b, BIO_SCOPE_NONE);
+	s = bio_scope_adopt(&ctx->b, NULL, BIO_SCOPE_NONE);
 	bio_scope_note_shrinker(GFP_KERNEL);
 	bio_scope_restore(&ctx->b, s);
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->b, BIO_SCOPE_REC_SHRINKER), 1);

@@ -35,6 +35,7 @@
 #include <linux/jump_label.h>
 #include <linux/sched.h>
 
+struct gendisk;
 struct request;
 struct dentry;
 
@@ -351,7 +352,8 @@ void bio_scope_adopter_read_stats(const struct bio_scope_adopter *a,
 
 int bio_scope_adopter_register(struct bio_scope_adopter *a);
 void bio_scope_adopter_unregister(struct bio_scope_adopter *a);
-unsigned int bio_scope_adopt(struct bio_scope_adopter *a, blk_opf_t scope);
+unsigned int bio_scope_adopt(struct bio_scope_adopter *a,
+			     struct gendisk *disk, blk_opf_t scope);
 unsigned int bio_scope_adopt_rq(struct bio_scope_adopter *a,
 				const struct request *rq);
 void bio_scope_restore(struct bio_scope_adopter *a, unsigned int saved);
@@ -394,6 +396,7 @@ static inline void bio_scope_adopter_unregister(struct bio_scope_adopter *a)
 }
 
 static inline unsigned int bio_scope_adopt(struct bio_scope_adopter *a,
+					   struct gendisk *disk,
 					   blk_opf_t scope)
 {
 	return 0;
@@ -564,6 +567,7 @@ static inline void bio_scope_note_dirty_throttle(void)
 static inline void bio_scope_task_init(struct task_struct *p)
 {
 	p->bio_scope_serving = NULL;
+	p->bio_scope_disk = NULL;
 }
 #else
 static inline bool bio_scope_serving(void) { return false; }
