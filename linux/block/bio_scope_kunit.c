@@ -306,9 +306,9 @@ static void bio_scope_test_iomap(struct kunit *test)
 	memalloc_noio_restore(f);
 	KUNIT_EXPECT_EQ(test, scope, NOIO);
 	/* The kiocb's own RWF scope, when the caller did not enter it. */
-	iocb.ki_flags = IOCB_SCOPE_NOFS | IOCB_LOCAL_THROTTLE;
+	iocb.ki_flags = IOCB_MEMALLOC_NOFS | IOCB_LOCAL_THROTTLE;
 	KUNIT_EXPECT_EQ(test, iomap_dio_scope(&iocb), NOFS | WB);
-	iocb.ki_flags = IOCB_SCOPE_NOFS | IOCB_SCOPE_NOIO;
+	iocb.ki_flags = IOCB_MEMALLOC_NOFS | IOCB_MEMALLOC_NOIO;
 	KUNIT_EXPECT_EQ(test, iomap_dio_scope(&iocb), NOIO);
 	iocb.ki_flags = 0;
 	/* ...stamped on a bio later, from a context in no scope. */
@@ -893,7 +893,7 @@ static void bio_scope_test_detector_server(struct kunit *test)
 }
 #endif
 
-/* RWF_NOFS, RWF_NOIO, RWF_LOCAL_THROTTLE: kiocb flags and task scope. */
+/* RWF_MEMALLOC_NOFS, RWF_MEMALLOC_NOIO, RWF_LOCAL_THROTTLE: kiocb flags and task scope. */
 static void bio_scope_test_rwf(struct kunit *test)
 {
 	const unsigned int pf = PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO |
@@ -901,8 +901,8 @@ static void bio_scope_test_rwf(struct kunit *test)
 	struct kiocb k = {};
 	unsigned int saved, nofs;
 
-	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_NOFS, WRITE), 0);
-	KUNIT_EXPECT_EQ(test, k.ki_flags, IOCB_SCOPE_NOFS);
+	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_MEMALLOC_NOFS, WRITE), 0);
+	KUNIT_EXPECT_EQ(test, k.ki_flags, IOCB_MEMALLOC_NOFS);
 	saved = kiocb_scope_enter(&k);
 	KUNIT_EXPECT_EQ(test, current->flags & pf, PF_MEMALLOC_NOFS);
 	KUNIT_EXPECT_EQ(test, current_gfp_context(GFP_KERNEL), GFP_NOFS);
@@ -911,7 +911,7 @@ static void bio_scope_test_rwf(struct kunit *test)
 
 	/* NOIO wins over NOFS; LOCAL_THROTTLE is allowed with the capability. */
 	k.ki_flags = 0;
-	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_NOFS | RWF_NOIO |
+	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO |
 						 RWF_LOCAL_THROTTLE, READ), 0);
 	saved = kiocb_scope_enter(&k);
 	KUNIT_EXPECT_EQ(test, current->flags & pf,
@@ -921,7 +921,7 @@ static void bio_scope_test_rwf(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, current->flags & pf, 0);
 
 	/* Nested in a caller's own NOFS section: that one is left alone. */
-	k.ki_flags = IOCB_SCOPE_NOFS;
+	k.ki_flags = IOCB_MEMALLOC_NOFS;
 	nofs = memalloc_nofs_save();
 	saved = kiocb_scope_enter(&k);
 	KUNIT_EXPECT_EQ(test, saved, 0);
@@ -948,7 +948,7 @@ static void bio_scope_test_rwf(struct kunit *test)
 		k.ki_flags = 0;
 		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_LOCAL_THROTTLE,
 							 WRITE), -EPERM);
-		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_NOIO, WRITE),
+		KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, RWF_MEMALLOC_NOIO, WRITE),
 				0);
 		/*
 		 * ...even for a busy server the kernel knows: it is throttled
@@ -967,7 +967,7 @@ static void bio_scope_test_rwf(struct kunit *test)
 
 	/* Bits this kernel does not know keep failing as they always did. */
 	k.ki_flags = 0;
-	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, (__force rwf_t)0x1000,
+	KUNIT_EXPECT_EQ(test, kiocb_set_rw_flags(&k, (__force rwf_t)0x400,
 						 WRITE), -EOPNOTSUPP);
 	KUNIT_EXPECT_EQ(test, k.ki_flags, 0);
 }

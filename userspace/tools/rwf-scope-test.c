@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rwf-scope-test: the user ABI of RWF_NOFS, RWF_NOIO and RWF_LOCAL_THROTTLE,
+ * rwf-scope-test: the user ABI of RWF_MEMALLOC_NOFS, RWF_MEMALLOC_NOIO and RWF_LOCAL_THROTTLE,
  * on a real kernel (run it in the bioscope VM, as root).
  *
  *   rwf-scope-test abi FILE
  *	preadv2/pwritev2 and io_uring (inline and punted to io-wq with
  *	IOSQE_ASYNC) accept the scope flags; unknown bits fail with
  *	EOPNOTSUPP; RWF_LOCAL_THROTTLE fails with EPERM for a process without
- *	CAP_SYS_RESOURCE while RWF_NOFS/RWF_NOIO still work for it.
+ *	CAP_SYS_RESOURCE while RWF_MEMALLOC_NOFS/RWF_MEMALLOC_NOIO still work for it.
  *   rwf-scope-test io BLOCKDEV
  *	O_DIRECT writes, one MiB apart, for a tracepoint check done by the
- *	caller (tests/vm/rwf-scope): 0 MiB pwritev2 RWF_NOFS, 1 MiB io_uring
- *	IOSQE_ASYNC RWF_NOIO, 2 MiB plain pwritev2, 3 MiB io_uring IOSQE_ASYNC
+ *	caller (tests/vm/rwf-scope): 0 MiB pwritev2 RWF_MEMALLOC_NOFS, 1 MiB io_uring
+ *	IOSQE_ASYNC RWF_MEMALLOC_NOIO, 2 MiB plain pwritev2, 3 MiB io_uring IOSQE_ASYNC
  *	plain (the io-wq worker's scope must have been restored).
  *
  * Prints PASS/FAIL lines and "N passed, N failed"; exit 1 on any failure,
@@ -108,10 +108,10 @@ static const struct {
 	const char *name;
 	int flags;
 } scopes[] = {
-	{ "RWF_NOFS", RWF_NOFS },
-	{ "RWF_NOIO", RWF_NOIO },
-	{ "RWF_NOFS|RWF_NOIO", RWF_NOFS | RWF_NOIO },
-	{ "RWF_NOIO|RWF_LOCAL_THROTTLE", RWF_NOIO | RWF_LOCAL_THROTTLE },
+	{ "RWF_MEMALLOC_NOFS", RWF_MEMALLOC_NOFS },
+	{ "RWF_MEMALLOC_NOIO", RWF_MEMALLOC_NOIO },
+	{ "RWF_MEMALLOC_NOFS|RWF_MEMALLOC_NOIO", RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO },
+	{ "RWF_MEMALLOC_NOIO|RWF_LOCAL_THROTTLE", RWF_MEMALLOC_NOIO | RWF_LOCAL_THROTTLE },
 };
 
 /* The checks an unprivileged process makes, in a child; returns its failures. */
@@ -126,22 +126,22 @@ static int unprivileged(const char *path)
 		check(0, "unprivileged: open and drop to nobody: %s", strerror(errno));
 		return 1;
 	}
-	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_NOFS);
-	check(e == 0, "unprivileged pwritev2 RWF_NOFS: %s (want ok)", err_name(e));
-	e = sync_io(fd, 0, buf, sizeof(buf), 0, RWF_NOIO);
-	check(e == 0, "unprivileged preadv2 RWF_NOIO: %s (want ok)", err_name(e));
+	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_MEMALLOC_NOFS);
+	check(e == 0, "unprivileged pwritev2 RWF_MEMALLOC_NOFS: %s (want ok)", err_name(e));
+	e = sync_io(fd, 0, buf, sizeof(buf), 0, RWF_MEMALLOC_NOIO);
+	check(e == 0, "unprivileged preadv2 RWF_MEMALLOC_NOIO: %s (want ok)", err_name(e));
 	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_LOCAL_THROTTLE);
 	check(e == EPERM, "unprivileged pwritev2 RWF_LOCAL_THROTTLE: %s (want EPERM)",
 	      err_name(e));
-	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_NOIO | RWF_LOCAL_THROTTLE);
-	check(e == EPERM, "unprivileged pwritev2 RWF_NOIO|RWF_LOCAL_THROTTLE: %s (want EPERM)",
+	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_MEMALLOC_NOIO | RWF_LOCAL_THROTTLE);
+	check(e == EPERM, "unprivileged pwritev2 RWF_MEMALLOC_NOIO|RWF_LOCAL_THROTTLE: %s (want EPERM)",
 	      err_name(e));
 	if (io_uring_queue_init(4, &ring, 0)) {
 		check(0, "unprivileged io_uring_queue_init");
 		return 1;
 	}
-	e = uring_io(&ring, fd, 1, buf, sizeof(buf), 0, RWF_NOFS, 1);
-	check(e == 0, "unprivileged io_uring async write RWF_NOFS: %s (want ok)", err_name(e));
+	e = uring_io(&ring, fd, 1, buf, sizeof(buf), 0, RWF_MEMALLOC_NOFS, 1);
+	check(e == 0, "unprivileged io_uring async write RWF_MEMALLOC_NOFS: %s (want ok)", err_name(e));
 	e = uring_io(&ring, fd, 1, buf, sizeof(buf), 0, RWF_LOCAL_THROTTLE, 0);
 	check(e == EPERM, "unprivileged io_uring write RWF_LOCAL_THROTTLE: %s (want EPERM)",
 	      err_name(e));
@@ -167,9 +167,9 @@ static int test_abi(const char *path)
 		fprintf(stderr, "rwf-scope-test: %s: %s\n", path, strerror(errno));
 		return 2;
 	}
-	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_NOFS);
+	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_MEMALLOC_NOFS);
 	if (e == EOPNOTSUPP) {
-		printf("SKIP: kernel does not know RWF_NOFS (EOPNOTSUPP): not a bioscope kernel\n");
+		printf("SKIP: kernel does not know RWF_MEMALLOC_NOFS (EOPNOTSUPP): not a bioscope kernel\n");
 		return 77;
 	}
 	for (i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
@@ -181,8 +181,8 @@ static int test_abi(const char *path)
 	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_UNKNOWN);
 	check(e == EOPNOTSUPP, "pwritev2 unknown bit 0x%x: %s (want EOPNOTSUPP)", RWF_UNKNOWN,
 	      err_name(e));
-	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_NOFS | RWF_UNKNOWN);
-	check(e == EOPNOTSUPP, "pwritev2 RWF_NOFS with unknown bit: %s (want EOPNOTSUPP)",
+	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_MEMALLOC_NOFS | RWF_UNKNOWN);
+	check(e == EOPNOTSUPP, "pwritev2 RWF_MEMALLOC_NOFS with unknown bit: %s (want EOPNOTSUPP)",
 	      err_name(e));
 
 	if (io_uring_queue_init(4, &ring, 0)) {
@@ -233,10 +233,10 @@ static int test_io(const char *dev)
 	}
 	if (io_uring_queue_init(4, &ring, 0))
 		return 2;
-	e = sync_io(fd, 1, buf, 65536, 0 * mib, RWF_NOFS);
-	check(e == 0, "O_DIRECT pwritev2 RWF_NOFS at 0 MiB: %s", err_name(e));
-	e = uring_io(&ring, fd, 1, buf, 65536, 1 * mib, RWF_NOIO, 1);
-	check(e == 0, "O_DIRECT io_uring io-wq write RWF_NOIO at 1 MiB: %s", err_name(e));
+	e = sync_io(fd, 1, buf, 65536, 0 * mib, RWF_MEMALLOC_NOFS);
+	check(e == 0, "O_DIRECT pwritev2 RWF_MEMALLOC_NOFS at 0 MiB: %s", err_name(e));
+	e = uring_io(&ring, fd, 1, buf, 65536, 1 * mib, RWF_MEMALLOC_NOIO, 1);
+	check(e == 0, "O_DIRECT io_uring io-wq write RWF_MEMALLOC_NOIO at 1 MiB: %s", err_name(e));
 	e = sync_io(fd, 1, buf, 65536, 2 * mib, 0);
 	check(e == 0, "O_DIRECT pwritev2 plain at 2 MiB: %s", err_name(e));
 	e = uring_io(&ring, fd, 1, buf, 65536, 3 * mib, 0, 1);
@@ -248,7 +248,7 @@ static int test_io(const char *dev)
 }
 
 /*
- * One O_DIRECT write with RWF_NOFS | RWF_DSYNC: on a device without FUA the
+ * One O_DIRECT write with RWF_MEMALLOC_NOFS | RWF_DSYNC: on a device without FUA the
  * block layer sends the data, then a flush built by blk_kick_flush().  Both
  * must reach the servicer under the writer's NOFS scope.
  */
@@ -265,8 +265,8 @@ static int test_flush(const char *dev)
 		fprintf(stderr, "rwf-scope-test: %s: %s\n", dev, strerror(errno));
 		return 2;
 	}
-	e = sync_io(fd, 1, buf, 65536, 0, RWF_NOFS | RWF_DSYNC);
-	check(e == 0, "O_DIRECT pwritev2 RWF_NOFS|RWF_DSYNC: %s", err_name(e));
+	e = sync_io(fd, 1, buf, 65536, 0, RWF_MEMALLOC_NOFS | RWF_DSYNC);
+	check(e == 0, "O_DIRECT pwritev2 RWF_MEMALLOC_NOFS|RWF_DSYNC: %s", err_name(e));
 	close(fd);
 	free(buf);
 	return 0;
@@ -274,7 +274,7 @@ static int test_flush(const char *dev)
 
 /*
  * Three 4 KiB O_DIRECT writes in one io_uring submission (one plug): plain
- * at 0, RWF_NOFS at 8 KiB, plain at 4 KiB.  The third bio merges into one of
+ * at 0, RWF_MEMALLOC_NOFS at 8 KiB, plain at 4 KiB.  The third bio merges into one of
  * the first two requests in the plug; when the plug is flushed into the
  * scheduler, attempt_merge() joins the two requests.  The one command the
  * servicer gets must carry NOFS, whichever request survived the merge.
@@ -282,7 +282,7 @@ static int test_flush(const char *dev)
 static int test_merge(const char *dev)
 {
 	static const struct { off_t off; int flags; } w[] = {
-		{ 0, 0 }, { 8192, RWF_NOFS }, { 4096, 0 },
+		{ 0, 0 }, { 8192, RWF_MEMALLOC_NOFS }, { 4096, 0 },
 	};
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
@@ -315,7 +315,7 @@ static int test_merge(const char *dev)
 			e = cqe->res < 0 ? -cqe->res : EIO;
 		io_uring_cqe_seen(&ring, cqe);
 	}
-	check(e == 0, "3 O_DIRECT writes (plain, RWF_NOFS, plain): %s", err_name(e));
+	check(e == 0, "3 O_DIRECT writes (plain, RWF_MEMALLOC_NOFS, plain): %s", err_name(e));
 	io_uring_queue_exit(&ring);
 	close(fd);
 	free(buf);

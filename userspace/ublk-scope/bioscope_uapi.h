@@ -16,7 +16,7 @@
  *
  * VFS side (include/uapi/linux/fs.h), for preadv2/pwritev2 and io_uring
  * sqe->rw_flags:
- *   RWF_NOFS / RWF_NOIO     run this one IO under memalloc_nofs/noio scope
+ *   RWF_MEMALLOC_NOFS / RWF_MEMALLOC_NOIO     run this one IO under memalloc_nofs/noio scope
  *   RWF_LOCAL_THROTTLE      throttle this IO locally (PF_LOCAL_THROTTLE-like);
  *                           needs CAP_SYS_RESOURCE, else -EPERM.
  */
@@ -24,31 +24,31 @@
 #define BIOSCOPE_UAPI_H
 
 #ifndef UBLK_F_MEMALLOC_SCOPE
-#define UBLK_F_MEMALLOC_SCOPE		(1ULL << 31)	/* provisional */
+#define UBLK_F_MEMALLOC_SCOPE		(1ULL << 9)	/* provisional */
 #endif
 
 #ifndef UBLK_IO_F_SCOPE_NOFS
-#define UBLK_IO_F_SCOPE_NOFS		(1U << 22)	/* provisional */
+#define UBLK_IO_F_SCOPE_NOFS		(1U << 17)	/* provisional */
 #endif
 #ifndef UBLK_IO_F_SCOPE_NOIO
-#define UBLK_IO_F_SCOPE_NOIO		(1U << 23)	/* provisional */
+#define UBLK_IO_F_SCOPE_NOIO		(1U << 18)	/* provisional */
 #endif
 #ifndef UBLK_IO_F_SCOPE_WB
-#define UBLK_IO_F_SCOPE_WB		(1U << 24)	/* provisional */
+#define UBLK_IO_F_SCOPE_WB		(1U << 19)	/* provisional */
 #endif
 
-#ifndef RWF_NOFS
-#define RWF_NOFS			0x00002000
+#ifndef RWF_MEMALLOC_NOFS
+#define RWF_MEMALLOC_NOFS		0x00000080
 #endif
-#ifndef RWF_NOIO
-#define RWF_NOIO			0x00004000
+#ifndef RWF_MEMALLOC_NOIO
+#define RWF_MEMALLOC_NOIO		0x00000100
 #endif
 #ifndef RWF_LOCAL_THROTTLE
-#define RWF_LOCAL_THROTTLE		0x00008000
+#define RWF_LOCAL_THROTTLE		0x00000200
 #endif
 
 #define UBLK_IO_F_SCOPE_MASK \
 	(UBLK_IO_F_SCOPE_NOFS | UBLK_IO_F_SCOPE_NOIO | UBLK_IO_F_SCOPE_WB)
-#define RWF_SCOPE_MASK (RWF_NOFS | RWF_NOIO | RWF_LOCAL_THROTTLE)
+#define RWF_SCOPE_MASK (RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO | RWF_LOCAL_THROTTLE)
 
 #endif /* BIOSCOPE_UAPI_H */

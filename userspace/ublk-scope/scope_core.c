@@ -50,9 +50,9 @@ int scope_map_op_flags(uint32_t op_flags)
 	int rwf = 0;
 
 	if (op_flags & UBLK_IO_F_SCOPE_NOIO)
-		rwf |= RWF_NOIO;
+		rwf |= RWF_MEMALLOC_NOIO;
 	if (op_flags & UBLK_IO_F_SCOPE_NOFS)
-		rwf |= RWF_NOFS;
+		rwf |= RWF_MEMALLOC_NOFS;
 	if (op_flags & UBLK_IO_F_SCOPE_WB)
 		rwf |= RWF_LOCAL_THROTTLE;
 	return rwf;

@@ -29,13 +29,13 @@ blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
 		return BIO_SCOPE_NONE;
 	scope = bio_scope_from_task(current->flags);
 	/*
-	 * RWF_NOFS and friends: usually the caller entered the scope already
+	 * RWF_MEMALLOC_NOFS and friends: usually the caller entered the scope already
 	 * (kiocb_scope_enter()), but a kiocb copied by a stacking filesystem
 	 * (backing files, cachefiles) reaches here without it.
 	 */
-	if (iocb->ki_flags & IOCB_SCOPE_NOIO)
+	if (iocb->ki_flags & IOCB_MEMALLOC_NOIO)
 		scope |= BIO_SCOPE_NOIO;
-	else if (iocb->ki_flags & IOCB_SCOPE_NOFS)
+	else if (iocb->ki_flags & IOCB_MEMALLOC_NOFS)
 		scope |= BIO_SCOPE_NOFS;
 	if (iocb->ki_flags & IOCB_LOCAL_THROTTLE)
 		scope |= BIO_SCOPE_WB;

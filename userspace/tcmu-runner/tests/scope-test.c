@@ -29,14 +29,14 @@
  * of the bioscope kernel patches live: take the helper's, then let the
  * uapi header define its own.
  */
-static const int helper_rwf[2] = { RWF_NOFS, RWF_NOIO };
+static const int helper_rwf[2] = { RWF_MEMALLOC_NOFS, RWF_MEMALLOC_NOIO };
 static const int helper_mask = TCMU_SCOPE_RWF_MASK;
-#undef RWF_NOFS
-#undef RWF_NOIO
+#undef RWF_MEMALLOC_NOFS
+#undef RWF_MEMALLOC_NOIO
 #include "bioscope_uapi.h"
 /* The bit the bioscope kernel gave RWF_LOCAL_THROTTLE, if its header lost it */
 #ifndef RWF_LOCAL_THROTTLE
-#define RWF_LOCAL_THROTTLE	0x00008000
+#define RWF_LOCAL_THROTTLE	0x00000200
 #endif
 
 #include "../../include/check.h"
@@ -184,13 +184,15 @@ static void test_uapi_values(void)
 	CHECK_EQ(TCMU_KFLAG_SCOPE_NOIO, 0x2);
 	CHECK_EQ(TCMU_KFLAG_SCOPE_WB, 0x4);
 	/* linux/patches/0015 via userspace/ublk-scope/bioscope_uapi.h */
-	CHECK_EQ(helper_rwf[0], RWF_NOFS);
-	CHECK_EQ(helper_rwf[1], RWF_NOIO);
-	CHECK_EQ(helper_mask, RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(helper_rwf[0], RWF_MEMALLOC_NOFS);
+	CHECK_EQ(helper_rwf[1], RWF_MEMALLOC_NOIO);
+	CHECK_EQ(helper_mask, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	CHECK_EQ(helper_mask & RWF_LOCAL_THROTTLE, 0);
-	/* distinct bits, clear of RWF_HIPRI..RWF_NOSIGNAL (0x1..0x100) */
+	/* the next free bits after 6.12's RWF_HIPRI..RWF_ATOMIC (0x1..0x40) */
 	CHECK_EQ(__builtin_popcount(helper_mask), 2);
-	CHECK_EQ(helper_mask & 0x1ff, 0);
+	CHECK_EQ(helper_mask & 0x7f, 0);
+	CHECK_EQ(helper_mask, 0x80 | 0x100);
+	CHECK_EQ(RWF_LOCAL_THROTTLE, 0x200);
 }
 
 /*
@@ -201,13 +203,13 @@ static void test_map(void)
 {
 	static const int want[8] = {
 		0,
-		RWF_NOFS,
-		RWF_NOIO,
-		RWF_NOFS | RWF_NOIO,
+		RWF_MEMALLOC_NOFS,
+		RWF_MEMALLOC_NOIO,
+		RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO,
 		0,
-		RWF_NOFS,
-		RWF_NOIO,
-		RWF_NOFS | RWF_NOIO,
+		RWF_MEMALLOC_NOFS,
+		RWF_MEMALLOC_NOIO,
+		RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO,
 	};
 	uint8_t k;
 
@@ -242,7 +244,7 @@ static void test_map(void)
 
 		fake.calls = 0;
 		CHECK_EQ(tcmu_scope_preadv(3, iov, 2, 4096, TCMU_KFLAG_SCOPE_NOFS), 1536);
-		CHECK_EQ(fake.flags[0], RWF_NOFS);
+		CHECK_EQ(fake.flags[0], RWF_MEMALLOC_NOFS);
 	}
 }
 
@@ -498,7 +500,7 @@ static void test_retry_fails(void)
 }
 
 /*
- * EPERM is no fallback: RWF_NOFS and RWF_NOIO need no privilege, so a
+ * EPERM is no fallback: RWF_MEMALLOC_NOFS and RWF_MEMALLOC_NOIO need no privilege, so a
  * kernel that refuses them with EPERM has another reason.  The IO fails,
  * no retry, nothing logged, the flags stay on.
  */
@@ -508,9 +510,9 @@ static void test_eperm(void)
 	CHECK_EQ(wr(ALL), -1);
 	CHECK_EQ(errno, EPERM);
 	CHECK_EQ(fake.calls, 1);
-	CHECK_EQ(fake.flags[0], RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(fake.flags[0], RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	CHECK_EQ(nlog, 0);
-	CHECK_EQ(tcmu_scope_rwf(ALL), RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(tcmu_scope_rwf(ALL), RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 
 	/* IO without a scope is not affected */
 	CHECK_EQ(wr(TCMU_KFLAG_SCOPE_WB), sizeof(buf));
@@ -543,10 +545,10 @@ static void test_no_local_throttle(void)
 		fake.calls = 0;
 		CHECK_EQ(wr(k), sizeof(buf));
 		CHECK_EQ(fake.flags[0], tcmu_scope_kflags_to_rwf(k));
-		CHECK_EQ(fake.flags[0] & ~(RWF_NOFS | RWF_NOIO), 0);
+		CHECK_EQ(fake.flags[0] & ~(RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO), 0);
 		fake.calls = 0;
 		CHECK_EQ(rd(k), sizeof(buf));
-		CHECK_EQ(fake.flags[0] & ~(RWF_NOFS | RWF_NOIO), 0);
+		CHECK_EQ(fake.flags[0] & ~(RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO), 0);
 	}
 	CHECK_EQ(fake.writes, 256);
 	CHECK_EQ(nlog, 0);
@@ -610,7 +612,7 @@ int main(void)
 	test_eperm();
 	test_no_local_throttle();
 	test_threads(TCMU_SCOPE_RWF_MASK, EOPNOTSUPP, "kernel does not take");
-	test_threads(RWF_NOIO, EINVAL, "EINVAL");
+	test_threads(RWF_MEMALLOC_NOIO, EINVAL, "EINVAL");
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -421,8 +421,8 @@ static uint64_t zstart(unsigned int zno)
 /* The RWF_* flags a command's kflags must give, worked out here. */
 static int want_rwf(uint8_t kflags)
 {
-	return (kflags & TCMU_KFLAG_SCOPE_NOFS ? RWF_NOFS : 0) |
-	       (kflags & TCMU_KFLAG_SCOPE_NOIO ? RWF_NOIO : 0);
+	return (kflags & TCMU_KFLAG_SCOPE_NOFS ? RWF_MEMALLOC_NOFS : 0) |
+	       (kflags & TCMU_KFLAG_SCOPE_NOIO ? RWF_MEMALLOC_NOIO : 0);
 }
 
 /* Recorded writes into the metadata, and their number. */
@@ -548,8 +548,8 @@ static void test_write_wp(void)
 	CHECK_EQ(fk.n, 2);
 	CHECK(fk.rec[0].write);
 	CHECK_EQ(fk.rec[0].ofst, data_ofst);
-	CHECK_EQ(fk.rec[0].flags, RWF_NOFS | RWF_NOIO);
-	check_one_zone_write("wp", 1, RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(fk.rec[0].flags, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
+	check_one_zone_write("wp", 1, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	CHECK_EQ(fzone(1).wp, zstart(1) + LBAS);
 	CHECK_EQ(fzone(1).cond, ZBC_ZONE_COND_IMP_OPEN);
 	check_no_mapping(path);
@@ -574,8 +574,8 @@ static void test_kflags(void)
 	/* WB is information only: nothing but NOFS/NOIO ever reaches rw_flags */
 	setup("kflags_wb");
 	CHECK_EQ(zwrite(zdev()->zones[1].wp, WB | NOIO), TCMU_STS_OK);
-	CHECK_EQ(fk.rec[1].flags & ~(RWF_NOFS | RWF_NOIO), 0);
-	CHECK_EQ(fk.rec[1].flags & 0x8000, 0);	/* the old RWF_LOCAL_THROTTLE */
+	CHECK_EQ(fk.rec[1].flags & ~(RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO), 0);
+	CHECK_EQ(fk.rec[1].flags & 0x200, 0);	/* RWF_LOCAL_THROTTLE: never passed */
 }
 
 /*
@@ -591,7 +591,7 @@ static void test_no_other_path(void)
 	CHECK_EQ(zwrite(wp, NOFS), TCMU_STS_OK);
 	CHECK_EQ(zdev()->zones[1].wp, wp + LBAS);
 	CHECK_EQ(fzone(1).wp, wp);		/* no store reached the file */
-	check_one_zone_write("wp", 1, RWF_NOFS);
+	check_one_zone_write("wp", 1, RWF_MEMALLOC_NOFS);
 	check_no_mapping(path);
 
 	/* the next write puts the whole descriptor */
@@ -616,7 +616,7 @@ static void test_read_only(void)
 	CHECK_EQ(zflush(NOIO), TCMU_STS_OK);
 	CHECK_EQ(meta_writes(NULL, 0), 0);
 	CHECK_EQ(fk.n, 1);		/* the data read */
-	CHECK_EQ(fk.rec[0].flags, RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(fk.rec[0].flags, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	CHECK_EQ(nerr, 0);
 }
 
@@ -625,13 +625,13 @@ static void test_zone_ops(void)
 {
 	setup("reset");
 	CHECK_EQ(zout(ZBC_SA_RESET_WP, zstart(1), false, NOIO), TCMU_STS_OK);
-	check_one_zone_write("reset", 1, RWF_NOFS | RWF_NOIO);
+	check_one_zone_write("reset", 1, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	CHECK_EQ(fzone(1).wp, zstart(1));
 	CHECK_EQ(fzone(1).cond, ZBC_ZONE_COND_EMPTY);
 
 	setup("finish");
 	CHECK_EQ(zout(ZBC_SA_FINISH_ZONE, zstart(2), false, NOFS), TCMU_STS_OK);
-	check_one_zone_write("finish", 2, RWF_NOFS);
+	check_one_zone_write("finish", 2, RWF_MEMALLOC_NOFS);
 	CHECK_EQ(fzone(2).wp, zstart(2) + ZONE_LBAS);
 	CHECK_EQ(fzone(2).cond, ZBC_ZONE_COND_FULL);
 
@@ -642,7 +642,7 @@ static void test_zone_ops(void)
 
 	setup("close");
 	CHECK_EQ(zout(ZBC_SA_CLOSE_ZONE, zstart(3), false, NOFS), TCMU_STS_OK);
-	check_one_zone_write("close", 3, RWF_NOFS);
+	check_one_zone_write("close", 3, RWF_MEMALLOC_NOFS);
 	CHECK_EQ(fzone(3).cond, ZBC_ZONE_COND_EMPTY);
 
 	/* all sequential zones (1..7) are adjacent: a single write */
@@ -652,7 +652,7 @@ static void test_zone_ops(void)
 		off_t o = zoff(1);
 		size_t l = (NR_ZONES - 1) * sizeof(struct zbc_zone);
 
-		check_meta_writes("reset all", 1, &o, &l, RWF_NOFS | RWF_NOIO);
+		check_meta_writes("reset all", 1, &o, &l, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	}
 	CHECK_EQ(fzone(2).wp, zstart(2));
 	CHECK_EQ(fzone(2).cond, ZBC_ZONE_COND_EMPTY);
@@ -680,7 +680,7 @@ static void test_implicit_close(void)
 	CHECK_EQ(zwrite(zstart(3), 0), TCMU_STS_OK);
 	setup("implicit_close");
 	CHECK_EQ(zwrite(zstart(6), NOFS), TCMU_STS_OK);
-	check_meta_writes("close 1, open 6", 2, o, l, RWF_NOFS);
+	check_meta_writes("close 1, open 6", 2, o, l, RWF_MEMALLOC_NOFS);
 	CHECK_EQ(fzone(1).cond, ZBC_ZONE_COND_CLOSED);
 	CHECK_EQ(fzone(6).cond, ZBC_ZONE_COND_IMP_OPEN);
 	CHECK_EQ(fzone(6).wp, zstart(6) + LBAS);
@@ -702,7 +702,7 @@ static void test_meta_write_fails(void)
 
 	setup("meta_write_fails_flush");
 	CHECK_EQ(zflush(NOIO), TCMU_STS_OK);
-	check_one_zone_write("flush", 6, RWF_NOFS | RWF_NOIO);
+	check_one_zone_write("flush", 6, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	CHECK_EQ(fzone(6).wp, zstart(6) + 2 * LBAS);
 
 	setup("meta_write_fails_flush_fails");
@@ -727,7 +727,7 @@ static void test_fallback(void)
 	fk.fail_rwf = EOPNOTSUPP;
 	CHECK_EQ(zwrite(zstart(6), NOFS), TCMU_STS_OK);
 	CHECK_EQ(fk.n, 3);		/* data tried with, data and wp without */
-	CHECK_EQ(fk.rec[0].flags, RWF_NOFS);
+	CHECK_EQ(fk.rec[0].flags, RWF_MEMALLOC_NOFS);
 	CHECK_EQ(fk.rec[1].flags, 0);
 	check_one_zone_write("wp", 6, 0);
 	CHECK_EQ(fzone(6).wp, zstart(6) + LBAS);
@@ -765,7 +765,7 @@ static void test_reopen(void)
 	setup("reopen_io");
 	memset(data, 0xa5, sizeof(data));
 	CHECK_EQ(zwrite(wp6, NOFS), TCMU_STS_OK);
-	check_one_zone_write("wp", 6, RWF_NOFS);
+	check_one_zone_write("wp", 6, RWF_MEMALLOC_NOFS);
 	CHECK_EQ(zread(wp6, buf, 0), TCMU_STS_OK);
 	CHECK(!memcmp(buf, data, sizeof(buf)));
 	CHECK_EQ(zwrite(wp6, NOFS), TCMU_STS_PASSTHROUGH_ERR);	/* not at wp */
@@ -784,7 +784,7 @@ static void test_ha(void)
 	}
 	setup("ha");
 	CHECK_EQ(zwrite(zstart(2) + 64, NOIO), TCMU_STS_OK);
-	check_one_zone_write("wp", 2, RWF_NOFS | RWF_NOIO);
+	check_one_zone_write("wp", 2, RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	CHECK_EQ(fzone(2).wp, zstart(2) + 64 + LBAS);
 	CHECK_EQ(fzone(2).type, ZBC_ZONE_TYPE_SEQWRITE_PREF);
 	check_no_mapping(path_ha);

@@ -42,11 +42,11 @@ static void test_map_bits(void)
 {
 	cur = "map_bits";
 	CHECK_EQ(scope_map_op_flags(0), 0);
-	CHECK_EQ(scope_map_op_flags(UBLK_IO_F_SCOPE_NOFS), RWF_NOFS);
-	CHECK_EQ(scope_map_op_flags(UBLK_IO_F_SCOPE_NOIO), RWF_NOIO);
+	CHECK_EQ(scope_map_op_flags(UBLK_IO_F_SCOPE_NOFS), RWF_MEMALLOC_NOFS);
+	CHECK_EQ(scope_map_op_flags(UBLK_IO_F_SCOPE_NOIO), RWF_MEMALLOC_NOIO);
 	CHECK_EQ(scope_map_op_flags(UBLK_IO_F_SCOPE_WB), RWF_LOCAL_THROTTLE);
 	CHECK_EQ(scope_map_op_flags(UBLK_IO_F_SCOPE_NOFS | UBLK_IO_F_SCOPE_NOIO),
-		 RWF_NOFS | RWF_NOIO);
+		 RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	CHECK_EQ(scope_map_op_flags(UBLK_IO_F_SCOPE_MASK), RWF_SCOPE_MASK);
 	/* non-scope flags and the op byte never leak into rw_flags */
 	CHECK_EQ(scope_map_op_flags(UBLK_IO_OP_WRITE | UBLK_IO_F_FUA | UBLK_IO_F_META |
@@ -66,15 +66,15 @@ static void test_rw_flags(void)
 
 	cur = "rw_flags";
 	scope_init(&s, SCOPE_AUTO, cap_log);
-	CHECK_EQ(scope_rw_flags(&s, RD(UBLK_IO_F_SCOPE_NOIO)), RWF_NOIO);
+	CHECK_EQ(scope_rw_flags(&s, RD(UBLK_IO_F_SCOPE_NOIO)), RWF_MEMALLOC_NOIO);
 	CHECK_EQ(scope_rw_flags(&s, WR(UBLK_IO_F_SCOPE_NOFS | UBLK_IO_F_SCOPE_WB)),
-		 RWF_NOFS | RWF_LOCAL_THROTTLE);
+		 RWF_MEMALLOC_NOFS | RWF_LOCAL_THROTTLE);
 	CHECK_EQ(s.st.rwf_scoped, 2);
 	/* FUA write -> RWF_DSYNC; FUA on a read is ignored */
 	CHECK_EQ(scope_rw_flags(&s, WR(UBLK_IO_F_FUA)), RWF_DSYNC);
 	CHECK_EQ(scope_rw_flags(&s, RD(UBLK_IO_F_FUA)), 0);
 	CHECK_EQ(scope_rw_flags(&s, WR(UBLK_IO_F_FUA | UBLK_IO_F_SCOPE_NOFS)),
-		 RWF_DSYNC | RWF_NOFS);
+		 RWF_DSYNC | RWF_MEMALLOC_NOFS);
 	CHECK_EQ(s.st.rwf_scoped, 3);
 	/* not a read/write: no rw_flags at all */
 	CHECK_EQ(scope_rw_flags(&s, UBLK_IO_OP_FLUSH | UBLK_IO_F_SCOPE_NOFS), 0);
@@ -132,7 +132,7 @@ static void test_fallback_einval(int err)
 
 	rwf = scope_rw_flags(&s, WR(UBLK_IO_F_SCOPE_NOFS | UBLK_IO_F_FUA));
 	rwf2 = scope_rw_flags(&s, RD(UBLK_IO_F_SCOPE_NOIO));	/* in flight too */
-	CHECK_EQ(rwf, RWF_NOFS | RWF_DSYNC);
+	CHECK_EQ(rwf, RWF_MEMALLOC_NOFS | RWF_DSYNC);
 
 	/* first failure: retry without scope bits, keep DSYNC, log once */
 	CHECK_EQ(scope_on_result(&s, &rwf, err), SCOPE_RETRY);
@@ -168,18 +168,18 @@ static void test_fallback_eperm(void)
 
 	rwf = scope_rw_flags(&s, WR(UBLK_IO_F_SCOPE_NOFS | UBLK_IO_F_SCOPE_WB));
 	CHECK_EQ(scope_on_result(&s, &rwf, -EPERM), SCOPE_RETRY);
-	CHECK_EQ(rwf, RWF_NOFS);		/* only LOCAL_THROTTLE dropped */
+	CHECK_EQ(rwf, RWF_MEMALLOC_NOFS);		/* only LOCAL_THROTTLE dropped */
 	CHECK(s.rwf_ok);
 	CHECK(!s.throttle_ok);
 	CHECK_EQ(nlog, 1);
 	CHECK(!strcmp(logbuf[0], MSG_NO_THROTTLE));
 
 	/* later IOs: still NOFS/NOIO, never LOCAL_THROTTLE */
-	CHECK_EQ(scope_rw_flags(&s, WR(UBLK_IO_F_SCOPE_MASK)), RWF_NOFS | RWF_NOIO);
+	CHECK_EQ(scope_rw_flags(&s, WR(UBLK_IO_F_SCOPE_MASK)), RWF_MEMALLOC_NOFS | RWF_MEMALLOC_NOIO);
 	/* EPERM without the throttle bit is a real error */
-	rwf = RWF_NOFS;
+	rwf = RWF_MEMALLOC_NOFS;
 	CHECK_EQ(scope_on_result(&s, &rwf, -EPERM), SCOPE_DONE);
-	CHECK_EQ(rwf, RWF_NOFS);
+	CHECK_EQ(rwf, RWF_MEMALLOC_NOFS);
 	/* a second EPERM-with-throttle (in flight earlier) retries silently */
 	rwf = RWF_LOCAL_THROTTLE;
 	CHECK_EQ(scope_on_result(&s, &rwf, -EPERM), SCOPE_RETRY);
@@ -205,13 +205,13 @@ static void test_fallback_other(void)
 	scope_init(&s, SCOPE_AUTO, cap_log);
 
 	/* success, and errors unrelated to flags, stand */
-	rwf = RWF_NOFS;
+	rwf = RWF_MEMALLOC_NOFS;
 	CHECK_EQ(scope_on_result(&s, &rwf, 4096), SCOPE_DONE);
 	CHECK_EQ(scope_on_result(&s, &rwf, 0), SCOPE_DONE);
 	CHECK_EQ(scope_on_result(&s, &rwf, -EIO), SCOPE_DONE);
 	CHECK_EQ(scope_on_result(&s, &rwf, -ENOSPC), SCOPE_DONE);
 	CHECK_EQ(scope_on_result(&s, &rwf, -EAGAIN), SCOPE_DONE);
-	CHECK_EQ(rwf, RWF_NOFS);
+	CHECK_EQ(rwf, RWF_MEMALLOC_NOFS);
 	/* EINVAL without scope bits (e.g. misaligned O_DIRECT) stands */
 	rwf = RWF_DSYNC;
 	CHECK_EQ(scope_on_result(&s, &rwf, -EINVAL), SCOPE_DONE);
