@@ -14,6 +14,7 @@
 #include <linux/pid.h>
 #include <linux/rculist.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -382,6 +383,8 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 			     struct bio_scope_adopter *a,
 			     bool (*busy)(struct bio_scope_server *s))
 {
+	struct task_struct *t;
+
 	if (WARN_ON_ONCE(!busy))
 		return;
 	mutex_lock(&bio_scope_lock);
@@ -395,6 +398,15 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 		static_branch_inc(&bio_scope_server_key);
 	}
 	mutex_unlock(&bio_scope_lock);
+	/*
+	 * Mark the thread group, so that only its threads take the slow
+	 * path; copy_process() copies the mark to a new thread under the
+	 * same lock (bio_scope_task_fork()).
+	 */
+	spin_lock_irq(&current->sighand->siglock);
+	for_each_thread(current, t)
+		WRITE_ONCE(t->bio_scope_server, true);
+	spin_unlock_irq(&current->sighand->siglock);
 }
 EXPORT_SYMBOL_GPL(bio_scope_server_attach);
 
@@ -574,7 +586,7 @@ void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 	dev[0] = '\0';
 	if (a && current->bio_scope_disk)
 		strscpy(dev, current->bio_scope_disk->disk_name, sizeof(dev));
-	else if (!a && static_branch_unlikely(&bio_scope_server_key))
+	else if (!a && bio_scope_server_thread())
 		a = bio_scope_server_lookup(dev, sizeof(dev));
 	if (!a)
 		return;

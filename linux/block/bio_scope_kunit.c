@@ -862,6 +862,24 @@ static void bio_scope_test_detector_server(struct kunit *test)
 	KUNIT_EXPECT_EQ(test,
 			rec_count(&ctx->a, BIO_SCOPE_REC_DIRTY_THROTTLE), 0);
 
+	/* Its threads are marked; a thread it creates too, a child not. */
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(current->bio_scope_server));
+	{
+		struct task_struct *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		bio_scope_task_fork(p, CLONE_VM | CLONE_THREAD | CLONE_SIGHAND);
+		KUNIT_EXPECT_TRUE(test, p->bio_scope_server);
+		bio_scope_task_fork(p, SIGCHLD);
+		KUNIT_EXPECT_FALSE(test, p->bio_scope_server);
+	}
+	/* An unmarked task of the same program image takes the fast path. */
+	WRITE_ONCE(current->bio_scope_server, false);
+	KUNIT_EXPECT_FALSE(test, bio_scope_server_vouch());
+	KUNIT_EXPECT_FALSE(test, bio_scope_serving());
+	WRITE_ONCE(current->bio_scope_server, true);
+	KUNIT_EXPECT_TRUE(test, bio_scope_server_vouch());
+
 	/* Another program image (after execve()) is not the server. */
 	WRITE_ONCE(current->self_exec_id, current->self_exec_id + 1);
 	KUNIT_EXPECT_FALSE(test, bio_scope_server_vouch());

@@ -483,20 +483,46 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 void bio_scope_server_detach(struct bio_scope_server *s);
 bool __bio_scope_server_serving(void);
 
+/*
+ * Might the current task be a server's thread?  bio_scope_server_attach()
+ * marks the threads of the server's process, and a thread it creates later
+ * is marked too (bio_scope_task_fork()).  A filter, never cleared: the slow
+ * path decides.  A task that serves nothing pays one static branch, and one
+ * test of its own task_struct while a server is attached anywhere.
+ */
+static inline bool bio_scope_server_thread(void)
+{
+	return static_branch_unlikely(&bio_scope_server_key) &&
+	       unlikely(READ_ONCE(current->bio_scope_server));
+}
+
 /**
  * bio_scope_server_vouch - is the current task serving a device?
  *
  * True while the current task belongs to the program image of a userspace
  * server attached with bio_scope_server_attach(), its device has commands
- * outstanding, and bio scopes are not off for it.  One static branch when
- * no server is attached anywhere.
+ * outstanding, and bio scopes are not off for it.  A task that no server
+ * process ever created pays one static branch and one test.
  *
  * Return: true if the kernel vouches for the current task.
  */
 static inline bool bio_scope_server_vouch(void)
 {
-	return static_branch_unlikely(&bio_scope_server_key) &&
-	       __bio_scope_server_serving();
+	return bio_scope_server_thread() && __bio_scope_server_serving();
+}
+
+/**
+ * bio_scope_task_fork - a thread a server creates is a thread of the server
+ * @p: the new task
+ * @clone_flags: its clone flags
+ *
+ * Called by copy_process() under the parent's siglock, which
+ * bio_scope_server_attach() holds while it marks the thread group.
+ */
+static inline void bio_scope_task_fork(struct task_struct *p, u64 clone_flags)
+{
+	p->bio_scope_server = (clone_flags & CLONE_THREAD) &&
+			      READ_ONCE(current->bio_scope_server);
 }
 #else
 static inline void bio_scope_server_attach(struct bio_scope_server *s,
@@ -507,6 +533,8 @@ static inline void bio_scope_server_attach(struct bio_scope_server *s,
 
 static inline void bio_scope_server_detach(struct bio_scope_server *s) { }
 static inline bool bio_scope_server_vouch(void) { return false; }
+static inline void bio_scope_task_fork(struct task_struct *p,
+				       u64 clone_flags) { }
 #endif /* CONFIG_BIO_SCOPE */
 
 /**
@@ -531,13 +559,13 @@ void __bio_scope_note_recursion(enum bio_scope_recursion kind);
 
 /*
  * Is the current task serving an adopter?  In-kernel servicers mark the
- * task in bio_scope_adopt(); while a userspace server is attached, the slow
+ * task in bio_scope_adopt(); for a thread of a userspace server, the slow
  * path looks the task's program image up.
  */
 static inline bool bio_scope_serving(void)
 {
 	return unlikely(current->bio_scope_serving) ||
-	       static_branch_unlikely(&bio_scope_server_key);
+	       bio_scope_server_thread();
 }
 
 static inline void bio_scope_note_shrinker(gfp_t gfp_mask)
