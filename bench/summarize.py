@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Summarize bioscope benchmark rows (JSON lines) into ratios, JSON and a PNG chart.
 
-usage: summarize.py NAME ROWS.jsonl OUT.json
+usage: summarize.py NAME ROWS.jsonl OUT.json [KEY=A/B]
 
-Rows carry at least "mode", a metric ("iops" or "MBps") and grouping keys (e.g. "rw",
-"rep"). For every group the ratio of each mode to "off" is computed per repetition (modes
+Rows carry at least "mode", a metric ("iops", "MBps" or "rate") and grouping keys (e.g.
+"rw", "rep"). For every group the ratio of each mode to "off" is computed per repetition (modes
 run side by side in one boot), then summarized as median, min and max over repetitions.
+With KEY=A/B, rows whose KEY is A are also compared with the rows that differ only in
+KEY being B, per repetition and mode ("versus" in the JSON), e.g. server=attached/none.
 The PNG (same name as OUT.json, .png) is drawn with gnuplot.
 """
 import json
@@ -18,10 +20,13 @@ from collections import defaultdict
 
 def main():
     name, rows_path, out_path = sys.argv[1:4]
+    versus = sys.argv[4] if len(sys.argv) > 4 else None
     rows = [json.loads(l) for l in open(rows_path) if l.strip().startswith("{")]
     if not rows:
         sys.exit("summarize: no rows in %s" % rows_path)
-    metric = "iops" if "iops" in rows[0] else "MBps"
+    metric = next((m for m in ("iops", "MBps", "rate") if m in rows[0]), None)
+    if metric is None:
+        sys.exit("summarize: rows have no iops, MBps or rate")
     keys = [k for k in rows[0] if k not in ("mode", "rep", metric)]
     by = defaultdict(lambda: defaultdict(dict))  # group -> rep -> mode -> value
     for r in rows:
@@ -43,7 +48,11 @@ def main():
                         "min": round(min(ratios), 4), "max": round(max(ratios), 4),
                         "n": len(ratios)}
         summary.append(entry)
-    json.dump({"bench": name, "rows": rows, "summary": summary}, open(out_path, "w"), indent=1)
+    vs = compare(rows, keys, metric, versus) if versus else []
+    out = {"bench": name, "rows": rows, "summary": summary}
+    if versus:
+        out["versus"] = vs
+    json.dump(out, open(out_path, "w"), indent=1)
     print("== %s (%s; ratio to off = median [min..max] over repetitions)" % (name, metric))
     for e in summary:
         label = " ".join(str(e[k]) for k in keys)
@@ -53,7 +62,34 @@ def main():
                 parts.append("%s/off %.3f [%.3f..%.3f] n=%d" % (k[:-7], v["median"], v["min"], v["max"], v["n"]))
         meds = ", ".join("%s %.0f" % (m, e[m]["median"]) for m in e if isinstance(e.get(m), dict) and "values" in e[m])
         print("  %-28s %s | %s" % (label, meds, "; ".join(parts)))
+    if versus:
+        print("== %s: %s, per repetition and mode, median [min..max]" % (name, versus))
+        for v in vs:
+            print("  %-28s %-7s %.3f [%.3f..%.3f] n=%d" % (
+                v["group"], v["mode"], v["median"], v["min"], v["max"], v["n"]))
     plot(summary, keys, metric, out_path[:-5] + ".png", name)
+
+
+def compare(rows, keys, metric, versus):
+    """Ratio of KEY=A rows to the KEY=B rows of the same other keys, rep and mode."""
+    key, ab = versus.split("=", 1)
+    a, b = ab.split("/", 1)
+    if key not in keys:
+        sys.exit("summarize: rows have no key %s" % key)
+    rest = [k for k in keys if k != key]
+    val = {}
+    for r in rows:
+        val[(tuple(r[k] for k in rest), r.get("rep", 1), r["mode"], r[key])] = float(r[metric])
+    ratios = {}
+    for (g, rep, mode, kv), v in val.items():
+        if kv == a and val.get((g, rep, mode, b)):
+            ratios.setdefault((g, mode), []).append(v / val[(g, rep, mode, b)])
+    res = []
+    for (g, mode), rs in sorted(ratios.items()):
+        res.append({"group": " ".join(str(x) for x in g), "mode": mode,
+                    "ratio": "%s/%s" % (a, b), "median": round(statistics.median(rs), 4),
+                    "min": round(min(rs), 4), "max": round(max(rs), 4), "n": len(rs)})
+    return res
 
 
 def plot(summary, keys, metric, png, title):
