@@ -106,15 +106,19 @@ enum bio_scope_mode bio_scope_get_mode(void)
  * bio_scope_set_mode - set the global bio scope mode
  * @mode: BIO_SCOPE_OFF, BIO_SCOPE_BLANKET or BIO_SCOPE_SCOPED
  *
- * "off" also turns capture off (a static branch in submit_bio()).
+ * "off" also turns capture off (a static branch in submit_bio()).  Off and
+ * blanket are for comparison, with CONFIG_BIO_SCOPE_MODES only.
  *
  * Context: process context, may sleep.
- * Return: 0 or -EINVAL.
+ * Return: 0, -EINVAL, or -EOPNOTSUPP for a comparison mode without
+ * CONFIG_BIO_SCOPE_MODES.
  */
 int bio_scope_set_mode(enum bio_scope_mode mode)
 {
 	if (mode >= BIO_SCOPE_NR_MODES)
 		return -EINVAL;
+	if (!IS_ENABLED(CONFIG_BIO_SCOPE_MODES) && mode != BIO_SCOPE_SCOPED)
+		return -EOPNOTSUPP;
 	mutex_lock(&bio_scope_lock);
 	WRITE_ONCE(bio_scope_mode, mode);
 	if (mode == BIO_SCOPE_OFF)
@@ -135,6 +139,8 @@ enum bio_scope_mode bio_scope_effective_mode(const struct bio_scope_adopter *a)
 {
 	int mode = READ_ONCE(a->mode);
 
+	if (!IS_ENABLED(CONFIG_BIO_SCOPE_MODES))
+		return BIO_SCOPE_SCOPED;
 	if (mode < 0 || mode >= BIO_SCOPE_NR_MODES)
 		return bio_scope_get_mode();
 	return mode;
@@ -146,12 +152,15 @@ EXPORT_SYMBOL_GPL(bio_scope_effective_mode);
  * @a: adopter
  * @mode: an enum bio_scope_mode, or BIO_SCOPE_INHERIT
  *
- * Return: 0 or -EINVAL.
+ * Return: 0, -EINVAL, or -EOPNOTSUPP as bio_scope_set_mode().
  */
 int bio_scope_adopter_set_mode(struct bio_scope_adopter *a, int mode)
 {
 	if (mode < 0 || mode > BIO_SCOPE_INHERIT)
 		return -EINVAL;
+	if (!IS_ENABLED(CONFIG_BIO_SCOPE_MODES) && mode != BIO_SCOPE_INHERIT &&
+	    mode != BIO_SCOPE_SCOPED)
+		return -EOPNOTSUPP;
 	WRITE_ONCE(a->mode, mode);
 	return 0;
 }
@@ -717,7 +726,9 @@ static void bio_scope_adopter_debugfs(struct bio_scope_adopter *a)
 	if (!bio_scope_debugfs_adopters)
 		return;
 	a->debugfs = debugfs_create_dir(a->name, bio_scope_debugfs_adopters);
-	debugfs_create_file("mode", 0644, a->debugfs, a, &bio_scope_mode_fops);
+	if (IS_ENABLED(CONFIG_BIO_SCOPE_MODES))
+		debugfs_create_file("mode", 0644, a->debugfs, a,
+				    &bio_scope_mode_fops);
 	debugfs_create_file("stats", 0444, a->debugfs, a,
 			    &bio_scope_stats_fops);
 }
@@ -796,8 +807,9 @@ static int __init bio_scope_init(void)
 
 	mutex_lock(&bio_scope_lock);
 	bio_scope_debugfs_root = debugfs_create_dir("bioscope", NULL);
-	debugfs_create_file("mode", 0644, bio_scope_debugfs_root, NULL,
-			    &bio_scope_mode_fops);
+	if (IS_ENABLED(CONFIG_BIO_SCOPE_MODES))
+		debugfs_create_file("mode", 0644, bio_scope_debugfs_root, NULL,
+				    &bio_scope_mode_fops);
 	debugfs_create_file("servers", 0444, bio_scope_debugfs_root, NULL,
 			    &bio_scope_servers_fops);
 	bio_scope_debugfs_adopters = debugfs_create_dir("adopters",
