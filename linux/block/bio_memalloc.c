@@ -20,6 +20,7 @@
 #include <linux/string.h>
 #include <linux/stringhash.h>
 #include <linux/uaccess.h>
+#include <linux/writeback.h>
 
 #define CREATE_TRACE_POINTS
 #include <trace/events/bio_scope.h>
@@ -91,6 +92,22 @@ void __bio_scope_capture(struct bio *bio, unsigned int flags)
 		src = BIO_SCOPE_SRC_RECLAIM;
 	__bio_scope_stamp(bio, bio_scope_from_task(flags), src);
 }
+
+/**
+ * bio_scope_writeback - stamp the scope of a writeback bio
+ * @bio: a bio of file folios under writeback, from wbc_init_bio()
+ *
+ * Reclaim and dirty throttling wait on writeback: NOFS, because reclaim
+ * only recurses into the filesystem for file folios (may_enter_fs()), and
+ * WB.  Out of line, so that linux/writeback.h does not include
+ * linux/bio_scope.h.
+ */
+void bio_scope_writeback(struct bio *bio)
+{
+	bio_scope_stamp(bio, BIO_SCOPE_NOFS | BIO_SCOPE_WB,
+			BIO_SCOPE_SRC_WRITEBACK);
+}
+EXPORT_SYMBOL_GPL(bio_scope_writeback);
 
 /**
  * bio_scope_get_mode - the global bio scope mode

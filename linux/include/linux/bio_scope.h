@@ -315,12 +315,11 @@ static inline void bio_scope_swap(struct bio *bio)
 	bio_scope_stamp(bio, BIO_SCOPE_NOIO | BIO_SCOPE_WB, BIO_SCOPE_SRC_SWAP);
 }
 
-/* Writeback of file pages: reclaim and dirty throttling wait on it. */
-static inline void bio_scope_writeback(struct bio *bio)
-{
-	bio_scope_stamp(bio, BIO_SCOPE_NOFS | BIO_SCOPE_WB,
-			BIO_SCOPE_SRC_WRITEBACK);
-}
+/*
+ * Writeback of file pages, bio_scope_writeback(), is declared in
+ * linux/writeback.h, so that wbc_init_bio() does not pull this header into
+ * most of the kernel.
+ */
 
 /*
  * bio_chain(): the child is part of the parent's IO, so it carries at least
@@ -378,7 +377,6 @@ static inline void bio_scope_capture(struct bio *bio) { }
 static inline void bio_scope_stamp(struct bio *bio, blk_opf_t scope,
 				   enum bio_scope_source src) { }
 static inline void bio_scope_swap(struct bio *bio) { }
-static inline void bio_scope_writeback(struct bio *bio) { }
 static inline void bio_scope_chain(struct bio *bio,
 				   const struct bio *parent) { }
 static inline blk_opf_t blk_scope_merge(blk_opf_t dst, blk_opf_t src)
