@@ -273,6 +273,30 @@ static int test_flush(const char *dev)
 }
 
 /*
+ * One buffered write with RWF_MEMALLOC_NOFS | RWF_DSYNC to a block device:
+ * the sync writes the page back (wbc_init_bio(): NOFS|WB), then
+ * blkdev_issue_flush() submits an empty REQ_PREFLUSH bio in the writer's
+ * NOFS scope.  On a bio-based dm device, dm sends its targets an empty
+ * flush of its own (__send_empty_flush()), which must keep that scope.
+ */
+static int test_dsync(const char *dev)
+{
+	char buf[4096];
+	int fd, e;
+
+	memset(buf, 0x5a, sizeof(buf));
+	fd = open(dev, O_RDWR);
+	if (fd < 0) {
+		fprintf(stderr, "rwf-scope-test: %s: %s\n", dev, strerror(errno));
+		return 2;
+	}
+	e = sync_io(fd, 1, buf, sizeof(buf), 0, RWF_MEMALLOC_NOFS | RWF_DSYNC);
+	check(e == 0, "buffered pwritev2 RWF_MEMALLOC_NOFS|RWF_DSYNC: %s", err_name(e));
+	close(fd);
+	return 0;
+}
+
+/*
  * Three 4 KiB O_DIRECT writes in one io_uring submission (one plug): plain
  * at 0, RWF_MEMALLOC_NOFS at 8 KiB, plain at 4 KiB.  The third bio merges into one of
  * the first two requests in the plug; when the plug is flushed into the
@@ -327,8 +351,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc != 3 || (strcmp(argv[1], "abi") && strcmp(argv[1], "io") &&
-			  strcmp(argv[1], "flush") && strcmp(argv[1], "merge"))) {
-		fprintf(stderr, "usage: rwf-scope-test abi FILE | io|flush|merge BLOCKDEV\n");
+			  strcmp(argv[1], "flush") && strcmp(argv[1], "dsync") &&
+			  strcmp(argv[1], "merge"))) {
+		fprintf(stderr, "usage: rwf-scope-test abi FILE | io|flush|dsync|merge BLOCKDEV\n");
 		return 2;
 	}
 	counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -340,6 +365,8 @@ int main(int argc, char **argv)
 		rc = test_io(argv[2]);
 	else if (!strcmp(argv[1], "flush"))
 		rc = test_flush(argv[2]);
+	else if (!strcmp(argv[1], "dsync"))
+		rc = test_dsync(argv[2]);
 	else
 		rc = test_merge(argv[2]);
 	if (rc)
