@@ -456,9 +456,10 @@ struct pid;
  * The kernel still knows which process serves a device.  While @busy says
  * the device has commands outstanding, the threads of that process (same
  * thread group, same program image) serve it: they are dirty-throttled
- * only against their own bdi (bio_scope_local_throttle()), the kernel
- * vouches for them (bio_scope_server_vouch(): RWF_LOCAL_THROTTLE without
- * CAP_SYS_RESOURCE), and the recursion detector counts their events.
+ * only against their own bdi (bio_scope_local_throttle(), the kernel's
+ * vouch: bio_scope_server_vouch()), and the recursion detector counts
+ * their events.  The vouch does not grant RWF_LOCAL_THROTTLE, which needs
+ * CAP_SYS_RESOURCE.
  * Attach with bio_scope_server_attach(), only for a device that a
  * privileged user set up.
  */
