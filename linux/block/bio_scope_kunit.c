@@ -11,7 +11,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/writeback.h>
-#include <target/target_core_base.h>
+#include <target/target_core_fabric.h>
 #include <uapi/linux/target_core_user.h>
 #include <uapi/linux/ublk_cmd.h>
 
