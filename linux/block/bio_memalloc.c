@@ -37,10 +37,7 @@ static_assert(!(BIO_SCOPE_SAVED_SERVING & BIO_SCOPE_PF_ADOPT));
 static_assert(__REQ_NR_BITS <= 8 * sizeof(blk_opf_t));
 static_assert((REQ_SCOPE_MASK & REQ_OP_MASK) == 0);
 
-/*
- * Tested inline by modules: wbc_init_bio() in filesystems (ext4, btrfs,
- * f2fs) and bio_scope_current() in dm-kcopyd.
- */
+/* Tested inline by modules: bio_scope_current() in dm-kcopyd. */
 DEFINE_STATIC_KEY_TRUE(bio_scope_capture_key);
 EXPORT_SYMBOL_GPL(bio_scope_capture_key);
 
@@ -127,8 +124,8 @@ enum bio_scope_mode bio_scope_get_mode(void)
  * blanket are for comparison, with CONFIG_BIO_SCOPE_MODES only.
  *
  * Context: process context, may sleep.
- * Return: 0, -EINVAL, or -EOPNOTSUPP for a comparison mode without
- * CONFIG_BIO_SCOPE_MODES.
+ * Return: 0 on success, -EINVAL for an unknown mode.
+ * -EOPNOTSUPP for a comparison mode without CONFIG_BIO_SCOPE_MODES.
  */
 int bio_scope_set_mode(enum bio_scope_mode mode)
 {
@@ -169,7 +166,8 @@ EXPORT_SYMBOL_GPL(bio_scope_effective_mode);
  * @a: adopter
  * @mode: an enum bio_scope_mode, or BIO_SCOPE_INHERIT
  *
- * Return: 0, -EINVAL, or -EOPNOTSUPP as bio_scope_set_mode().
+ * Return: 0 on success, -EINVAL for an invalid @mode.
+ * -EOPNOTSUPP as bio_scope_set_mode().
  */
 int bio_scope_adopter_set_mode(struct bio_scope_adopter *a, int mode)
 {
@@ -285,10 +283,11 @@ static blk_opf_t bio_scope_account(struct bio_scope_adopter *a,
  * follow the command's origin; the exemption from global dirty throttling
  * follows the role of the task, which serves a device whatever the command
  * is.  Must be paired with bio_scope_restore() in the same task.  Nests:
- * each level restores only the flags it added itself.  The task is marked
- * as serving @a and @disk for the recursion detector, in every mode; when
- * adopters nest in one task, the outermost is charged.  @disk must stay
- * valid until bio_scope_restore(); it only names the device in the log.
+ * each level restores only the flags it added itself.
+ * The task is marked as serving @a and @disk for the recursion detector,
+ * in every mode; when adopters nest in one task, the outermost is charged.
+ * @disk must stay valid until bio_scope_restore(); it only names the
+ * device in the log.
  *
  * Context: task context.
  * Return: an opaque value for bio_scope_restore().
@@ -392,16 +391,18 @@ static LIST_HEAD(bio_scope_servers);
  * @busy: whether the server has commands outstanding (not NULL)
  *
  * Records the current task's thread group and program image as the server
- * of @a.  While @busy(@s) is true and @a's mode is not off, its threads
- * serve the device: they are dirty-throttled locally
- * (bio_scope_local_throttle()), the kernel vouches for them
- * (bio_scope_server_vouch()), and, with CONFIG_BIO_SCOPE_DETECTOR, their
- * recursion events are counted for @a, whether or not the server applies
- * scopes.  A fork()ed child or an execve()d image is not the server.
+ * of @a.  A fork()ed child or an execve()d image is not the server.  While
+ * @busy(@s) is true, its threads serve the device: with
+ * CONFIG_BIO_SCOPE_DETECTOR, their recursion events are counted for @a in
+ * every mode, whether or not the server applies scopes.
+ * While they serve and @a's mode is not off, the kernel also vouches for
+ * them (bio_scope_server_vouch()): they are dirty-throttled locally
+ * (bio_scope_local_throttle()).
  *
- * Call it in the server's context, when it opens the device it serves,
- * and only for a device that a privileged user set up: the vouch relaxes
- * a global limit.  Does nothing if @s is already attached.
+ * Call it in the server's context, when it opens the device it serves.
+ * Does nothing if @s is already attached.  Attach only the server of a
+ * device that a privileged user set up.
+ * The vouch relaxes a global limit.
  *
  * Context: process context, may sleep.
  */
@@ -593,10 +594,10 @@ static void bio_scope_reported_forget(const struct bio_scope_adopter *a)
  * __bio_scope_note_recursion - count a recursion event of a serving task
  * @kind: what the task is about to do
  *
- * Called through the bio_scope_note_*() hooks, while
- * current->bio_scope_serving is set or a userspace server is attached.
- * An adopter the task serves in the kernel is charged first; otherwise
- * the adopter of a busy server in the task's program image.
+ * Called through the bio_scope_note_*() hooks while the task serves: the
+ * adopter it serves in the kernel (current->bio_scope_serving) is charged.
+ * Otherwise, in a thread of a userspace server, the adopter of a busy
+ * server in the task's program image is charged.
  */
 void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 {
@@ -606,8 +607,8 @@ void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 	if (kind >= BIO_SCOPE_REC_NR)
 		return;
 	/*
-	 * An in-kernel worker serves the device of the command it adopted, a
-	 * userspace server the device it attached to.
+	 * An in-kernel worker serves the device of the command it adopted.
+	 * A userspace server serves the device it attached to.
 	 */
 	dev[0] = '\0';
 	if (a && current->bio_scope_disk)

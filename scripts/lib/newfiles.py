@@ -84,9 +84,11 @@ def find_one(lines, rx, where, what, p):
 
 
 def parse(linux):
-    """Return {path: (created, [patch per line], lines)}."""
+    """Return {path: (created, [step per line], lines, {line: (step, text)})}: steps are
+    positions in the series (0-based), which need not follow the patch numbers."""
     path = os.path.join(linux, "patches", "new-files")
     nums = series_numbers(linux)
+    pos = {n: i for i, n in enumerate(nums)}
     created, ranges, substs = {}, [], []
     with open(path) as fh:
         for ln, raw in enumerate(fh, 1):
@@ -100,16 +102,16 @@ def parse(linux):
                 if len(f) != 5 or f[1] not in nums:
                     raise ManifestError("%s: expected subst FIRST PATH LINE TEXT" % where)
                 text = f[4].replace("\\t", "\t").split("\\n")
-                substs.append((where, f[1], f[2], f[3], text))
+                substs.append((where, pos[f[1]], f[2], f[3], text))
                 continue
             if f[0] not in nums:
                 raise ManifestError("%s: patch %s is not in the series" % (where, f[0]))
             if len(f) == 2:
                 if f[1] in created:
                     raise ManifestError("%s: %s is created twice" % (where, f[1]))
-                created[f[1]] = f[0]
+                created[f[1]] = pos[f[0]]
             elif len(f) in (3, 4):
-                ranges.append((where, f[0], f[1], f[2], f[3] if len(f) == 4 else None))
+                ranges.append((where, pos[f[0]], f[1], f[2], f[3] if len(f) == 4 else None))
             else:
                 raise ManifestError("%s: expected NNNN PATH [START [END]]" % where)
     files = overlay_files(linux)
@@ -131,7 +133,8 @@ def parse(linux):
             raise ManifestError("%s: %s is not a new file" % (where, p))
         c, owner, lines, _ = out[p]
         if num < c:
-            raise ManifestError("%s: patch %s is before %s creates %s" % (where, num, c, p))
+            raise ManifestError("%s: patch %s comes before %s, which creates %s"
+                                % (where, nums[num], nums[c], p))
         a = b = find_one(lines, start, where, "START", p)
         if end is not None:
             erx, off = split_offset(end)
@@ -152,7 +155,8 @@ def parse(linux):
         i = find_one(lines, rx, where, "LINE", p)
         if not c <= first < owner[i]:
             raise ManifestError("%s: subst from %s, but that line of %s is patch %s's (file "
-                                "created by %s)" % (where, first, p, owner[i], c))
+                                "created by %s)" % (where, nums[first], p, nums[owner[i]],
+                                                    nums[c]))
         if i in sub:
             raise ManifestError("%s: line %d of %s has two substs" % (where, i + 1, p))
         sub[i] = (first, text)
@@ -186,22 +190,27 @@ def main(argv):
         print("new-files: %d files, %d lines assigned" %
               (len(files), sum(len(v[2]) for v in files.values())))
         return 0
+    nums = series_numbers(linux)
     if cmd == "stats":
         for p, (c, owner, lines, sub) in files.items():
             counts = {}
             for o in owner:
                 counts[o] = counts.get(o, 0) + 1
-            print("%s: %s" % (p, " ".join("%s:+%d" % kv for kv in sorted(counts.items()))))
+            print("%s: %s" % (p, " ".join("%s:+%d" % (nums[o], n)
+                                          for o, n in sorted(counts.items()))))
         return 0
+    if len(argv) >= 4 and argv[3] not in nums:
+        sys.stderr.write("new-files: patch %s is not in the series\n" % argv[3])
+        return 2
     if cmd == "list" and len(argv) == 4:
         for p, entry in files.items():
-            if entry[0] <= argv[3]:
+            if entry[0] <= nums.index(argv[3]):
                 print(p)
         return 0
     if len(argv) != 5:
         sys.stderr.write("usage: newfiles.py write LINUXDIR NNNN DEST\n")
         return 2
-    k, dest = argv[3], argv[4]
+    k, dest = nums.index(argv[3]), argv[4]
     for p, entry in files.items():
         t = text_at(entry, k)
         d = os.path.join(dest, p)

@@ -99,8 +99,8 @@ enum bio_scope_source {
  *	folio under writeback.
  * @BIO_SCOPE_REC_RECLAIM_THROTTLE: a serving task slept in reclaim_throttle().
  * @BIO_SCOPE_REC_DIRTY_THROTTLE: a serving task slept in
- *	balance_dirty_pages() while not throttled locally
- *	(bio_scope_local_throttle()), i.e. against the global dirty limit.
+ *	balance_dirty_pages() while not throttled locally, i.e. against the
+ *	global dirty limit.
  * @BIO_SCOPE_REC_NR: number of kinds.
  */
 enum bio_scope_recursion {
@@ -433,11 +433,6 @@ static inline blk_opf_t iomap_dio_scope(const struct kiocb *iocb)
 static inline void iomap_dio_scope_bio(struct bio *bio, blk_opf_t scope) { }
 #endif
 
-/*
- * Recursion detector hooks, called from mm.  They compile away without
- * CONFIG_BIO_SCOPE_DETECTOR; with it, the fast path is one test of
- * current->bio_scope_serving.
- */
 struct pid;
 
 /**
@@ -446,7 +441,7 @@ struct pid;
  * @name: the device it serves, for the log and debugfs (set before attach)
  * @tgid: the server's thread group
  * @exec_id: the self_exec_id of the attaching task: the program image that
- *	attached (execve() starts a new one, and loses the vouch)
+ *	attached (execve() starts a new one)
  * @busy: whether the server has commands outstanding
  * @list: on the list of attached servers (RCU)
  * @attached: on the list
@@ -455,10 +450,11 @@ struct pid;
  * bio_scope_adopt(): it does not know about scopes, or applies them itself.
  * The kernel still knows which process serves a device.  While @busy says
  * the device has commands outstanding, the threads of that process (same
- * thread group, same program image) serve it: they are dirty-throttled
- * only against their own bdi (bio_scope_local_throttle(), the kernel's
- * vouch: bio_scope_server_vouch()), and the recursion detector counts
- * their events.  The vouch does not grant RWF_LOCAL_THROTTLE, which needs
+ * thread group, same program image) serve it, and the recursion detector
+ * counts their events.
+ * The kernel vouches for them (bio_scope_server_vouch()): they are
+ * dirty-throttled only against their own bdi (bio_scope_local_throttle()).
+ * The vouch does not grant RWF_LOCAL_THROTTLE, which needs
  * CAP_SYS_RESOURCE.
  * Attach with bio_scope_server_attach(), only for a device that a
  * privileged user set up.
@@ -500,8 +496,9 @@ static inline bool bio_scope_server_thread(void)
  *
  * True while the current task belongs to the program image of a userspace
  * server attached with bio_scope_server_attach(), its device has commands
- * outstanding, and bio scopes are not off for it.  A task that no server
- * process ever created pays one static branch and one test.
+ * outstanding, and bio scopes are not off for it.
+ * A task that no server process ever created pays one static branch and
+ * one test.
  *
  * Return: true if the kernel vouches for the current task.
  */
@@ -553,13 +550,19 @@ static inline bool bio_scope_local_throttle(void)
 	return (current->flags & PF_LOCAL_THROTTLE) || bio_scope_server_vouch();
 }
 
+/*
+ * Recursion detector hooks, called from mm.  They compile away without
+ * CONFIG_BIO_SCOPE_DETECTOR; with it, bio_scope_serving() is their fast
+ * path.
+ */
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 void __bio_scope_note_recursion(enum bio_scope_recursion kind);
 
 /*
  * Is the current task serving an adopter?  In-kernel servicers mark the
- * task in bio_scope_adopt(); for a thread of a userspace server, the slow
- * path looks the task's program image up.
+ * task in bio_scope_adopt().
+ * For a thread of a userspace server, the slow path looks the task's
+ * program image up.
  */
 static inline bool bio_scope_serving(void)
 {
