@@ -72,7 +72,6 @@ void __bio_scope_stamp(struct bio *bio, blk_opf_t scope,
 	bio->bi_opf |= scope;
 	trace_bio_scope_capture(bio, scope, src);
 }
-EXPORT_SYMBOL_GPL(__bio_scope_stamp);
 
 /**
  * __bio_scope_capture - capture the scope of task flags into a bio

@@ -2,7 +2,7 @@
 /*
  * Memory allocation scope of iomap direct IO bios, see
  * Documentation/block/bio-scope.rst.  (Writeback ioend bios get the
- * writeback scope from wbc_init_bio(), like every writeback bio.)
+ * writeback scope from wbc_init_bio(), like other wbc_init_bio() users.)
  *
  * Direct IO bios get the scope of the task that called iomap_dio_rw(): the
  * bios may be submitted later, or from another context, by a filesystem's
