@@ -241,7 +241,8 @@ void bio_scope_adopter_read_stats(const struct bio_scope_adopter *a,
 static inline void bio_scope_count(struct bio_scope_adopter *a,
 				   enum bio_scope_stat stat)
 {
-	this_cpu_inc(a->stats->count[stat]);
+	if (a->stats)	/* NULL until registered */
+		this_cpu_inc(a->stats->count[stat]);
 }
 
 /*
@@ -757,7 +758,9 @@ static void bio_scope_adopter_debugfs(struct bio_scope_adopter *a)
  *
  * Allocates the counters and creates the adopter's debugfs directory.  May
  * be called from an initcall of built-in code, before or after bioscope's
- * own initcall.
+ * own initcall.  A driver may register last in its init and ignore a
+ * failure: an adopter that is not registered still works, without
+ * counters and debugfs directory.
  *
  * Context: process context, may sleep.
  * Return: 0, -EINVAL, -EEXIST if the name is taken, or -ENOMEM.
@@ -796,7 +799,7 @@ EXPORT_SYMBOL_GPL(bio_scope_adopter_register);
 
 /**
  * bio_scope_adopter_unregister - unregister a servicer
- * @a: registered adopter
+ * @a: adopter passed to bio_scope_adopter_register(), registered or not
  *
  * The caller must ensure no task is still between bio_scope_adopt() and
  * bio_scope_restore() on @a.
@@ -805,6 +808,8 @@ EXPORT_SYMBOL_GPL(bio_scope_adopter_register);
  */
 void bio_scope_adopter_unregister(struct bio_scope_adopter *a)
 {
+	if (!a->stats)
+		return;
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	bio_scope_reported_forget(a);
 #endif

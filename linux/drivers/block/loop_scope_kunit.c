@@ -6,19 +6,48 @@
  */
 #include <kunit/test.h>
 
-/* The backing file's mapping keeps its mask in the scoped mode only. */
+/*
+ * loop_assign_backing_file(): the backing file's mapping keeps its gfp mask
+ * in the scoped mode only, and loses __GFP_IO | __GFP_FS in the others.
+ */
 static void loop_scope_test_backing_gfp(struct kunit *test)
 {
-	KUNIT_EXPECT_EQ(test, loop_backing_gfp(GFP_KERNEL, BIO_SCOPE_SCOPED),
-			GFP_KERNEL);
-	KUNIT_EXPECT_EQ(test, loop_backing_gfp(GFP_HIGHUSER_MOVABLE,
-					       BIO_SCOPE_BLANKET),
-			GFP_HIGHUSER_MOVABLE & ~(__GFP_IO | __GFP_FS));
-	KUNIT_EXPECT_EQ(test, loop_backing_gfp(GFP_KERNEL, BIO_SCOPE_OFF),
-			GFP_NOIO);
-	/* A mapping that is already NOFS stays so in every mode. */
-	KUNIT_EXPECT_EQ(test, loop_backing_gfp(GFP_NOFS, BIO_SCOPE_SCOPED),
-			GFP_NOFS);
+	static const struct {
+		int mode;
+		gfp_t gfp, want;
+	} cases[] = {
+		{ BIO_SCOPE_SCOPED, GFP_KERNEL, GFP_KERNEL },
+		{ BIO_SCOPE_BLANKET, GFP_HIGHUSER_MOVABLE,
+		  GFP_HIGHUSER_MOVABLE & ~(__GFP_IO | __GFP_FS) },
+		{ BIO_SCOPE_OFF, GFP_KERNEL, GFP_NOIO },
+		/* A mapping that is already NOFS stays so in every mode. */
+		{ BIO_SCOPE_SCOPED, GFP_NOFS, GFP_NOFS },
+	};
+	int i, saved = READ_ONCE(loop_adopter.mode);
+	struct address_space *mapping;
+	struct loop_device *lo;
+	struct file *file;
+
+	mapping = kunit_kzalloc(test, sizeof(*mapping), GFP_KERNEL);
+	file = kunit_kzalloc(test, sizeof(*file), GFP_KERNEL);
+	lo = kunit_kzalloc(test, sizeof(*lo), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mapping);
+	KUNIT_ASSERT_NOT_NULL(test, file);
+	KUNIT_ASSERT_NOT_NULL(test, lo);
+	file->f_mapping = mapping;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		/* Without CONFIG_BIO_SCOPE_MODES, only scoped can be set. */
+		if (bio_scope_adopter_set_mode(&loop_adopter, cases[i].mode))
+			continue;
+		mapping_set_gfp_mask(mapping, cases[i].gfp);
+		loop_assign_backing_file(lo, file);
+		KUNIT_EXPECT_EQ_MSG(test, mapping_gfp_mask(mapping),
+				    cases[i].want, "case %d", i);
+		KUNIT_EXPECT_EQ(test, lo->old_gfp_mask, cases[i].gfp);
+		KUNIT_EXPECT_PTR_EQ(test, lo->lo_backing_file, file);
+	}
+	bio_scope_adopter_set_mode(&loop_adopter, saved);
 }
 
 static struct kunit_case loop_scope_test_cases[] = {
