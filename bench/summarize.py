@@ -105,7 +105,7 @@ def plot(summary, keys, metric, png, title):
             label = "-".join(str(e[k]) for k in keys).replace(" ", "_") or "all"
             f.write(label + " " + " ".join(str(e[m]["median"]) if m in e else "0" for m in modes) + "\n")
     cols = " , ".join("'%s' using %d:xtic(1) title '%s'" % (dat, i + 2, m) for i, m in enumerate(modes))
-    script = ("set terminal png size 900,500; set output '%s'; set title '%s (median %s)';"
+    script = ("set terminal png size 900,500 noenhanced; set output '%s'; set title '%s (median %s)';"
               "set style data histograms; set style histogram clustered gap 1;"
               "set style fill solid 0.8 border -1; set key outside; set yrange [0:*];"
               "set xtics rotate by -20; plot %s\n" % (png, title, metric, cols))
