@@ -219,7 +219,7 @@ int bio_scope_mode_format(char *buf, size_t size, int mode, bool allow_inherit)
 
 /**
  * bio_scope_adopter_read_stats - sum an adopter's per-cpu counters
- * @a: registered adopter
+ * @a: adopter (no counters unless registered)
  * @sum: filled with the counters, indexed by enum bio_scope_stat
  */
 void bio_scope_adopter_read_stats(const struct bio_scope_adopter *a,
@@ -241,8 +241,10 @@ void bio_scope_adopter_read_stats(const struct bio_scope_adopter *a,
 static inline void bio_scope_count(struct bio_scope_adopter *a,
 				   enum bio_scope_stat stat)
 {
-	if (a->stats)	/* NULL until registered */
-		this_cpu_inc(a->stats->count[stat]);
+	struct bio_scope_stats __percpu *s = READ_ONCE(a->stats);
+
+	if (s)	/* NULL until registered */
+		this_cpu_inc(s->count[stat]);
 }
 
 /*
@@ -273,7 +275,7 @@ static blk_opf_t bio_scope_account(struct bio_scope_adopter *a,
 
 /**
  * bio_scope_adopt - serve a command under its bio scope
- * @a: the servicer's registered adopter
+ * @a: the servicer's adopter
  * @disk: the device the command was queued to, or %NULL
  * @scope: the command's scope: bi_opf, cmd_flags or REQ_SCOPE_* bits
  *
@@ -317,7 +319,7 @@ EXPORT_SYMBOL_GPL(bio_scope_adopt);
 
 /**
  * bio_scope_adopt_rq - serve a request under its scope
- * @a: the servicer's registered adopter
+ * @a: the servicer's adopter
  * @rq: the request being served
  *
  * bio_scope_adopt() with @rq's disk and blk_rq_scope(@rq).
@@ -334,7 +336,7 @@ EXPORT_SYMBOL_GPL(bio_scope_adopt_rq);
 
 /**
  * bio_scope_pass - account a command whose scope a userspace server applies
- * @a: the servicer's registered adopter
+ * @a: the servicer's adopter
  * @scope: the command's scope: bi_opf, cmd_flags or REQ_SCOPE_* bits
  *
  * For drivers that hand commands to a userspace server (tcmu, ublk): the
@@ -387,7 +389,7 @@ static LIST_HEAD(bio_scope_servers);
 /**
  * bio_scope_server_attach - record the userspace server of an adopter
  * @s: server, embedded in the driver's device
- * @a: the driver's registered adopter
+ * @a: the driver's adopter
  * @busy: whether the server has commands outstanding (not NULL)
  *
  * Records the current task's thread group and program image as the server
@@ -763,10 +765,12 @@ static void bio_scope_adopter_debugfs(struct bio_scope_adopter *a)
  * counters and debugfs directory.
  *
  * Context: process context, may sleep.
- * Return: 0, -EINVAL, -EEXIST if the name is taken, or -ENOMEM.
+ * Return: 0, -EINVAL, -EBUSY if @a is registered already, -EEXIST if
+ * another adopter has the name, or -ENOMEM.
  */
 int bio_scope_adopter_register(struct bio_scope_adopter *a)
 {
+	struct bio_scope_stats __percpu *stats;
 	struct bio_scope_adopter *o;
 	int ret = 0;
 
@@ -774,25 +778,25 @@ int bio_scope_adopter_register(struct bio_scope_adopter *a)
 		return -EINVAL;
 	if (a->mode < 0 || a->mode > BIO_SCOPE_INHERIT)
 		return -EINVAL;
-	a->stats = alloc_percpu(struct bio_scope_stats);
-	if (!a->stats)
+	stats = alloc_percpu(struct bio_scope_stats);
+	if (!stats)
 		return -ENOMEM;
 
 	mutex_lock(&bio_scope_lock);
 	list_for_each_entry(o, &bio_scope_adopters, list) {
-		if (!strcmp(o->name, a->name)) {
-			ret = -EEXIST;
+		if (o == a || !strcmp(o->name, a->name)) {
+			ret = o == a ? -EBUSY : -EEXIST;
 			goto out;
 		}
 	}
+	/* Commands may be counted already: publish zeroed counters */
+	smp_store_release(&a->stats, stats);
 	list_add_tail(&a->list, &bio_scope_adopters);
 	bio_scope_adopter_debugfs(a);
 out:
 	mutex_unlock(&bio_scope_lock);
-	if (ret) {
-		free_percpu(a->stats);
-		a->stats = NULL;
-	}
+	if (ret)
+		free_percpu(stats);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(bio_scope_adopter_register);
@@ -808,11 +812,11 @@ EXPORT_SYMBOL_GPL(bio_scope_adopter_register);
  */
 void bio_scope_adopter_unregister(struct bio_scope_adopter *a)
 {
-	if (!a->stats)
-		return;
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	bio_scope_reported_forget(a);
 #endif
+	if (!a->stats)
+		return;
 	mutex_lock(&bio_scope_lock);
 	list_del(&a->list);
 	debugfs_remove_recursive(a->debugfs);

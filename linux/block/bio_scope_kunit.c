@@ -709,12 +709,25 @@ static void bio_scope_test_register(struct kunit *test)
 	struct bio_scope_adopter dup = BIO_SCOPE_ADOPTER_INIT("kunit-a");
 	struct bio_scope_adopter bad = BIO_SCOPE_ADOPTER_INIT("a/b");
 	struct bio_scope_adopter anon = BIO_SCOPE_ADOPTER_INIT(NULL);
+	struct bio_scope_stats __percpu *stats;
 
 	KUNIT_EXPECT_EQ(test, bio_scope_adopter_register(&dup), -EEXIST);
 	KUNIT_EXPECT_EQ(test, bio_scope_adopter_register(&bad), -EINVAL);
 	KUNIT_EXPECT_EQ(test, bio_scope_adopter_register(&anon), -EINVAL);
 	KUNIT_EXPECT_EQ(test, ctx->a.mode, BIO_SCOPE_INHERIT);
 	KUNIT_EXPECT_NOT_NULL(test, ctx->a.stats);
+
+	/* Registering an adopter twice changes nothing. */
+	stats = ctx->a.stats;
+	KUNIT_EXPECT_EQ(test, bio_scope_adopter_register(&ctx->a), -EBUSY);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->a.stats, stats);
+
+	/* One that failed to register works uncounted, and unregisters. */
+	KUNIT_EXPECT_NULL(test, dup.stats);
+	bio_scope_pass(&dup, REQ_SCOPE_NOFS);
+	bio_scope_restore(&dup, bio_scope_adopt(&dup, NULL, REQ_SCOPE_NOIO));
+	bio_scope_adopter_unregister(&dup);
+	KUNIT_EXPECT_NULL(test, dup.stats);
 }
 
 static void bio_scope_test_mode_strings(struct kunit *test)

@@ -20,7 +20,7 @@ static void loop_scope_test_backing_gfp(struct kunit *test)
 		{ BIO_SCOPE_BLANKET, GFP_HIGHUSER_MOVABLE,
 		  GFP_HIGHUSER_MOVABLE & ~(__GFP_IO | __GFP_FS) },
 		{ BIO_SCOPE_OFF, GFP_KERNEL, GFP_NOIO },
-		/* A mapping that is already NOFS stays so in every mode. */
+		/* A mapping that is already NOFS keeps that mask. */
 		{ BIO_SCOPE_SCOPED, GFP_NOFS, GFP_NOFS },
 	};
 	int i, saved = READ_ONCE(loop_adopter.mode);
@@ -37,9 +37,11 @@ static void loop_scope_test_backing_gfp(struct kunit *test)
 	file->f_mapping = mapping;
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		/* Without CONFIG_BIO_SCOPE_MODES, only scoped can be set. */
-		if (bio_scope_adopter_set_mode(&loop_adopter, cases[i].mode))
+		if (bio_scope_adopter_set_mode(&loop_adopter, cases[i].mode)) {
+			KUNIT_FAIL(test, "case %d: cannot set mode %d", i,
+				   cases[i].mode);
 			continue;
+		}
 		mapping_set_gfp_mask(mapping, cases[i].gfp);
 		loop_assign_backing_file(lo, file);
 		KUNIT_EXPECT_EQ_MSG(test, mapping_gfp_mask(mapping),
