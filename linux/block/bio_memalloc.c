@@ -461,6 +461,7 @@ void bio_scope_server_detach(struct bio_scope_server *s)
 		list_del_rcu(&s->list);
 		static_branch_dec(&bio_scope_server_key);
 		s->attached = false;
+		WRITE_ONCE(s->declared, false);
 		tgid = s->tgid;
 		synchronize_rcu();
 		put_pid(tgid);
@@ -722,8 +723,9 @@ DEFINE_SHOW_ATTRIBUTE(bio_scope_stats);
 /*
  * The userspace servers the kernel knows, one line each: adopter, device,
  * thread group (in the reader's pid namespace), whether it has commands
- * outstanding and its adopter's effective mode.  The vouch holds for a
- * busy server whose mode is not off, in the program image that attached.
+ * outstanding, its adopter's effective mode and whether it declared that
+ * it applies scopes.  The vouch holds for a busy server whose mode is not
+ * off, in the program image that attached.
  */
 static int bio_scope_servers_show(struct seq_file *m, void *v)
 {
@@ -731,10 +733,11 @@ static int bio_scope_servers_show(struct seq_file *m, void *v)
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(s, &bio_scope_servers, list)
-		seq_printf(m, "%s %s tgid=%d busy=%d mode=%s\n",
+		seq_printf(m, "%s %s tgid=%d busy=%d mode=%s declared=%d\n",
 			   s->adopter->name, s->name ?: "?", pid_vnr(s->tgid),
 			   s->busy(s),
-			   bio_scope_mode_names[bio_scope_effective_mode(s->adopter)]);
+			   bio_scope_mode_names[bio_scope_effective_mode(s->adopter)],
+			   READ_ONCE(s->declared));
 	rcu_read_unlock();
 	return 0;
 }

@@ -855,6 +855,7 @@ static void bio_scope_test_detector_server(struct kunit *test)
 	bio_scope_note_shrinker(GFP_KERNEL);
 
 	/* The KUnit thread is the "server" of a; idle, then busy. */
+	srv.declared = true;		/* as the driver sets it */
 	bio_scope_server_attach(&srv, &ctx->a, test_server_busy);
 	bio_scope_server_attach(&srv, &ctx->b, test_server_busy); /* no-op */
 	KUNIT_EXPECT_PTR_EQ(test, srv.adopter, &ctx->a);
@@ -915,11 +916,14 @@ static void bio_scope_test_detector_server(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->b, BIO_SCOPE_REC_SHRINKER), 1);
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 1);
 
+	KUNIT_EXPECT_TRUE(test, srv.declared);
 	bio_scope_server_detach(&srv);
 	bio_scope_server_detach(&srv);			/* idempotent */
 	bio_scope_note_shrinker(GFP_KERNEL);
 	KUNIT_EXPECT_EQ(test, rec_count(&ctx->a, BIO_SCOPE_REC_SHRINKER), 1);
 	KUNIT_EXPECT_FALSE(test, srv.attached);
+	/* The next opener declares for itself (tcmu: an old daemon does not). */
+	KUNIT_EXPECT_FALSE(test, srv.declared);
 	KUNIT_EXPECT_FALSE(test, bio_scope_server_vouch());
 }
 #endif
@@ -1037,10 +1041,13 @@ static void bio_scope_test_encode_servicers(struct kunit *test)
 			 UBLK_IO_F_FUA | UBLK_IO_F_NOUNMAP | UBLK_IO_F_SWAP), 0);
 	/* Only the feature bit and where it lives. */
 	KUNIT_EXPECT_EQ(test, UBLK_F_MEMALLOC_SCOPE & ~0xffffffffULL, 0);
-	KUNIT_EXPECT_EQ(test, TCMU_MAILBOX_FLAG_USER_SCOPE &
+	KUNIT_EXPECT_EQ(test, TCMU_MAILBOX_FLAG_CAP_SCOPE &
 			(TCMU_MAILBOX_FLAG_CAP_OOOC | TCMU_MAILBOX_FLAG_CAP_READ_LEN |
-			 TCMU_MAILBOX_FLAG_CAP_TMR | TCMU_MAILBOX_FLAG_CAP_KEEP_BUF |
-			 TCMU_MAILBOX_FLAG_CAP_SCOPE), 0);
+			 TCMU_MAILBOX_FLAG_CAP_TMR | TCMU_MAILBOX_FLAG_CAP_KEEP_BUF),
+			0);
+	/* tcmu's declaration: the netlink attribute after the last one. */
+	KUNIT_EXPECT_EQ(test, TCMU_ATTR_SUPP_MEMALLOC_SCOPE,
+			TCMU_ATTR_SUPP_KERN_CMD_REPLY + 1);
 #undef TCMU
 #undef UBLK
 

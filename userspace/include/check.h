@@ -8,6 +8,7 @@
 #define BIOSCOPE_CHECK_H
 
 #include <stdio.h>
+#include <string.h>
 
 static int passed, failed;
 static const char *cur;
@@ -29,6 +30,18 @@ static const char *cur;
 		failed++;						\
 		printf("FAIL %s:%d [%s]: %s == %s (%lld != %lld)\n",	\
 		       __FILE__, __LINE__, cur, #a, #b, _a, _b);	\
+	}								\
+} while (0)
+
+#define CHECK_STR(a, b) do {						\
+	const char *_a = (a), *_b = (b);				\
+	if (_a && _b && !strcmp(_a, _b)) {				\
+		passed++;						\
+	} else {							\
+		failed++;						\
+		printf("FAIL %s:%d [%s]: %s == \"%s\" (got \"%s\")\n",	\
+		       __FILE__, __LINE__, cur, #a, _b ? _b : "(null)",	\
+		       _a ? _a : "(null)");				\
 	}								\
 } while (0)
 

@@ -445,6 +445,8 @@ struct pid;
  * @busy: whether the server has commands outstanding
  * @list: on the list of attached servers (RCU)
  * @attached: on the list
+ * @declared: the server said it applies the scopes the driver passes
+ *	(set by the driver before attach, cleared by detach)
  *
  * A userspace servicer (tcmu-runner, a ublk server) never calls
  * bio_scope_adopt(): it does not know about scopes, or applies them itself.
@@ -467,6 +469,7 @@ struct bio_scope_server {
 	bool (*busy)(struct bio_scope_server *s);
 	struct list_head list;
 	bool attached;
+	bool declared;
 };
 
 #ifdef CONFIG_BIO_SCOPE

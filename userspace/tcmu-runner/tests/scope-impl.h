@@ -28,6 +28,7 @@ static void scope_reset(bool enabled)
 {
 	scope_off = false;
 	scope_enabled = enabled;
+	scope_declared = false;
 }
 
 #endif

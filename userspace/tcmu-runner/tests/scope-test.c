@@ -3,7 +3,7 @@
  * Host unit test of tcmu-runner's memory allocation scope helper
  * (libtcmu_scope.c, added by ../patches): kflags -> RWF mapping (WB is
  * information only: never RWF_LOCAL_THROTTLE, the kernel exempts the
- * server itself), the mailbox declaration, memalloc_scope in tcmu.conf
+ * server itself), the declaration and each device's log line, memalloc_scope in tcmu.conf
  * (parsed by libtcmu_config.c, the shipped tcmu.conf included), the
  * EOPNOTSUPP/EINVAL/ENOSYS fallback with its log-once message, and EPERM,
  * which is no fallback.  libtcmu_scope.c and libtcmu_config.c are compiled
@@ -23,6 +23,7 @@
 
 #include "scope-impl.h"
 #include "libtcmu_config.c"
+#include "target_core_user_local.h"	/* TCMU_ATTR_* as libtcmu sends them */
 
 /*
  * The RWF values of the helper against bioscope_uapi.h, where the values
@@ -179,7 +180,9 @@ static void test_uapi_values(void)
 	cur = "uapi_values";
 	/* linux/patches/0011 (include/uapi/linux/target_core_user.h) */
 	CHECK_EQ(TCMU_MAILBOX_FLAG_CAP_SCOPE, 1 << 4);
-	CHECK_EQ(TCMU_MAILBOX_FLAG_USER_SCOPE, 1 << 15);
+	/* the daemon's declaration, next after TCMU_ATTR_SUPP_KERN_CMD_REPLY */
+	CHECK_EQ(TCMU_ATTR_SUPP_MEMALLOC_SCOPE, TCMU_ATTR_SUPP_KERN_CMD_REPLY + 1);
+	CHECK_EQ(TCMU_ATTR_SUPP_MEMALLOC_SCOPE, 10);
 	CHECK_EQ(TCMU_KFLAG_SCOPE_NOFS, 0x1);
 	CHECK_EQ(TCMU_KFLAG_SCOPE_NOIO, 0x2);
 	CHECK_EQ(TCMU_KFLAG_SCOPE_WB, 0x4);
@@ -383,34 +386,30 @@ static void test_conf(void)
 	scope_reset(true);
 }
 
-static void test_mailbox(void)
+/*
+ * The declaration: set_genl_features() records it; each device's log line
+ * follows from it, memalloc_scope and the kernel's CAP_SCOPE.
+ */
+static void test_declared(void)
 {
-	uint16_t f;
+	setup("declared", true, 0, 0);
+	CHECK(!tcmu_scope_declared());		/* until SET_FEATURES went out */
+	CHECK_STR(tcmu_scope_device_state(0x1),	/* CAP_OOOC only: old kernel */
+		  "kernel does not pass memory allocation scopes");
+	CHECK_STR(tcmu_scope_device_state(0xf | TCMU_MAILBOX_FLAG_CAP_SCOPE),
+		  "kernel passes memory allocation scopes, not used (not declared at start)");
+	tcmu_scope_set_declared(true);
+	CHECK(tcmu_scope_declared());
+	CHECK_STR(tcmu_scope_device_state(0xf | TCMU_MAILBOX_FLAG_CAP_SCOPE),
+		  "kernel passes memory allocation scopes");
+	CHECK_STR(tcmu_scope_device_state(0xf),
+		  "kernel does not pass memory allocation scopes");
 
-	setup("mailbox", true, 0, 0);
-	f = 0x1;			/* CAP_OOOC, no CAP_SCOPE: old kernel */
-	CHECK(!tcmu_scope_mailbox_setup(&f));
-	CHECK_EQ(f, 0x1);
-
-	f = 0xf | TCMU_MAILBOX_FLAG_CAP_SCOPE;
-	CHECK(tcmu_scope_mailbox_setup(&f));
-	CHECK_EQ(f, 0xf | TCMU_MAILBOX_FLAG_CAP_SCOPE | TCMU_MAILBOX_FLAG_USER_SCOPE);
-	tcmu_scope_mailbox_release(&f);
-	CHECK_EQ(f, 0xf | TCMU_MAILBOX_FLAG_CAP_SCOPE);
-
-	/* a declaration left by an earlier server is withdrawn */
-	f = 0x1 | TCMU_MAILBOX_FLAG_USER_SCOPE;
-	CHECK(!tcmu_scope_mailbox_setup(&f));
-	CHECK_EQ(f, 0x1);
-
-	/* memalloc_scope = 0: never declared, stale declaration withdrawn */
-	setup("mailbox_off", false, 0, 0);
-	f = TCMU_MAILBOX_FLAG_CAP_SCOPE;
-	CHECK(!tcmu_scope_mailbox_setup(&f));
-	CHECK_EQ(f, TCMU_MAILBOX_FLAG_CAP_SCOPE);
-	f = TCMU_MAILBOX_FLAG_CAP_SCOPE | TCMU_MAILBOX_FLAG_USER_SCOPE;
-	CHECK(!tcmu_scope_mailbox_setup(&f));
-	CHECK_EQ(f, TCMU_MAILBOX_FLAG_CAP_SCOPE);
+	/* memalloc_scope = 0 at start: declared 0, and the log says why */
+	setup("declared_off", false, 0, 0);
+	CHECK(!tcmu_scope_declared());
+	CHECK_STR(tcmu_scope_device_state(TCMU_MAILBOX_FLAG_CAP_SCOPE),
+		  "kernel passes memory allocation scopes, not used (memalloc_scope = 0 in tcmu.conf)");
 	CHECK_EQ(nlog, 0);
 }
 
@@ -603,7 +602,7 @@ int main(void)
 	test_map();
 	test_off();
 	test_conf();
-	test_mailbox();
+	test_declared();
 	test_no_rwf("no_rwf_eopnotsupp", EOPNOTSUPP);
 	test_no_rwf("no_rwf_einval", EINVAL);
 	test_no_rwf("no_rwf_enosys", ENOSYS);
