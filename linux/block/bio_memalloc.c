@@ -514,6 +514,9 @@ bool __bio_scope_server_serving(void)
 /*
  * The adopter a busy userspace server in current's program image serves,
  * and the name of its device (copied: the server may detach after this).
+ * Called under rcu_read_lock(), which keeps the adopter registered: its
+ * driver detaches the server, which waits for a grace period, before it
+ * unregisters the adopter.
  */
 static struct bio_scope_adopter *
 bio_scope_server_lookup(char *dev, size_t size)
@@ -521,13 +524,11 @@ bio_scope_server_lookup(char *dev, size_t size)
 	struct bio_scope_adopter *a = NULL;
 	struct bio_scope_server *s;
 
-	rcu_read_lock();
 	s = bio_scope_server_find(false);
 	if (s) {
 		a = s->adopter;
 		strscpy(dev, s->name ?: "?", size);
 	}
-	rcu_read_unlock();
 	return a;
 }
 
@@ -614,6 +615,7 @@ void __bio_scope_note_recursion(enum bio_scope_recursion kind)
 	 * A userspace server serves the device it attached to.
 	 */
 	dev[0] = '\0';
+	guard(rcu)();		/* a userspace server's adopter: see lookup */
 	if (a && current->bio_scope_disk)
 		strscpy(dev, current->bio_scope_disk->disk_name, sizeof(dev));
 	else if (!a && bio_scope_server_thread())
