@@ -387,7 +387,8 @@ static void test_conf(void)
 }
 
 /*
- * The declaration: set_genl_features() records it; each device's log line
+ * The declaration (libtcmu records it with tcmu_scope_set_declared() once
+ * set_genl_features() was sent; set directly here); each device's log line
  * follows from it, memalloc_scope and the kernel's CAP_SCOPE.
  */
 static void test_declared(void)
