@@ -422,6 +422,8 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 		s->busy = busy;
 		s->tgid = get_task_pid(current, PIDTYPE_TGID);
 		s->exec_id = READ_ONCE(current->self_exec_id);
+		if (a->declared == s->tgid && a->declared_exec_id == s->exec_id)
+			WRITE_ONCE(s->declared, true);
 		s->attached = true;
 		list_add_tail_rcu(&s->list, &bio_scope_servers);
 		static_branch_inc(&bio_scope_server_key);
@@ -469,6 +471,43 @@ void bio_scope_server_detach(struct bio_scope_server *s)
 	mutex_unlock(&bio_scope_lock);
 }
 EXPORT_SYMBOL_GPL(bio_scope_server_detach);
+
+/**
+ * bio_scope_declare - a server process says whether it applies the scopes
+ * @a: the adopter whose devices it serves
+ * @on: it applies them from now on (true), or no longer (false)
+ *
+ * For a driver whose servers declare once per process, not per device
+ * (tcmu: TCMU_CMD_SET_FEATURES).  bio_scope_server_attach() marks a server
+ * declared when the current task's program image attaches it later.  A
+ * declaration replaces another process's; a withdrawal counts only from
+ * the program image that declared, so another program (an old one that
+ * knows nothing of scopes) cannot withdraw it.  Servers already attached
+ * keep their mark.  A change is logged.
+ *
+ * Context: process context, in the declaring process; may sleep.
+ */
+void bio_scope_declare(struct bio_scope_adopter *a, bool on)
+{
+	u64 exec_id = READ_ONCE(current->self_exec_id);
+	struct pid *tgid = task_tgid(current), *old = NULL;
+	bool mine;
+
+	mutex_lock(&bio_scope_lock);
+	mine = a->declared == tgid && a->declared_exec_id == exec_id;
+	if (on != mine) {
+		old = a->declared;
+		a->declared = on ? get_pid(tgid) : NULL;
+		a->declared_exec_id = exec_id;
+	}
+	mutex_unlock(&bio_scope_lock);
+	if (on != mine)
+		pr_info("%s: %s[%d] %s memory allocation scopes\n", a->name,
+			current->comm, pid_nr(tgid),
+			on ? "declares that it applies" : "no longer applies");
+	put_pid(old);
+}
+EXPORT_SYMBOL_GPL(bio_scope_declare);
 
 /*
  * A busy server whose program image the current task runs;
@@ -817,6 +856,8 @@ EXPORT_SYMBOL_GPL(bio_scope_adopter_register);
  */
 void bio_scope_adopter_unregister(struct bio_scope_adopter *a)
 {
+	put_pid(a->declared);
+	a->declared = NULL;
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	bio_scope_reported_forget(a);
 #endif

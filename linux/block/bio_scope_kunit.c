@@ -761,6 +761,59 @@ static bool test_server_busy(struct bio_scope_server *s)
 	return test_server_busy_flag;
 }
 
+/* Attach a server of @a in the current task: was it marked declared? */
+static bool test_attach_declared(struct bio_scope_adopter *a, bool mark)
+{
+	struct bio_scope_server srv = { .declared = mark };
+	bool declared;
+
+	bio_scope_server_attach(&srv, a, test_server_busy);
+	declared = srv.declared;
+	bio_scope_server_detach(&srv);
+	return declared;
+}
+
+/* A process declares once for the servers it attaches (tcmu's SET_FEATURES). */
+static void bio_scope_test_declare(struct kunit *test)
+{
+	struct bio_scope_test_ctx *ctx = test->priv;
+	struct pid *init = find_get_pid(1);
+
+	KUNIT_EXPECT_FALSE(test, test_attach_declared(&ctx->a, false));
+	bio_scope_declare(&ctx->a, true);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->a.declared, task_tgid(current));
+	KUNIT_EXPECT_TRUE(test, test_attach_declared(&ctx->a, false));
+	KUNIT_EXPECT_FALSE(test, test_attach_declared(&ctx->b, false));
+	/* Another program image (after execve()) did not declare ... */
+	WRITE_ONCE(current->self_exec_id, current->self_exec_id + 1);
+	KUNIT_EXPECT_FALSE(test, test_attach_declared(&ctx->a, false));
+	/* ... and cannot withdraw the declaration. */
+	bio_scope_declare(&ctx->a, false);
+	WRITE_ONCE(current->self_exec_id, current->self_exec_id - 1);
+	KUNIT_EXPECT_TRUE(test, test_attach_declared(&ctx->a, false));
+	/* Declaring again changes nothing; the declaring image withdraws. */
+	bio_scope_declare(&ctx->a, true);
+	KUNIT_EXPECT_TRUE(test, test_attach_declared(&ctx->a, false));
+	bio_scope_declare(&ctx->a, false);
+	KUNIT_EXPECT_NULL(test, ctx->a.declared);
+	KUNIT_EXPECT_FALSE(test, test_attach_declared(&ctx->a, false));
+	/* A driver's own per-device mark (ublk's feature flag) stays. */
+	KUNIT_EXPECT_TRUE(test, test_attach_declared(&ctx->a, true));
+
+	/* Another process declared: its withdrawal is not ours to make. */
+	KUNIT_ASSERT_NOT_NULL(test, init);
+	bio_scope_declare(&ctx->a, true);
+	put_pid(ctx->a.declared);
+	ctx->a.declared = init;		/* the reference of find_get_pid() */
+	bio_scope_declare(&ctx->a, false);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->a.declared, init);
+	KUNIT_EXPECT_FALSE(test, test_attach_declared(&ctx->a, false));
+	/* A new declaration replaces it (and drops its reference). */
+	bio_scope_declare(&ctx->a, true);
+	KUNIT_EXPECT_TRUE(test, test_attach_declared(&ctx->a, false));
+	/* Left declared: bio_scope_adopter_unregister() drops it. */
+}
+
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 static u64 rec_count(struct bio_scope_adopter *a, enum bio_scope_recursion k)
 {
@@ -1007,6 +1060,10 @@ static void bio_scope_test_rwf(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, k.ki_flags, 0);
 }
 
+/* tcmu's declaration: the netlink attribute after the last one upstream. */
+static_assert(TCMU_ATTR_SUPP_MEMALLOC_SCOPE ==
+	      TCMU_ATTR_SUPP_KERN_CMD_REPLY + 1);
+
 /* Servicer encodings: tcmu kflags, ublk op_flags, se_cmd flags. */
 static void bio_scope_test_encode_servicers(struct kunit *test)
 {
@@ -1045,9 +1102,6 @@ static void bio_scope_test_encode_servicers(struct kunit *test)
 			(TCMU_MAILBOX_FLAG_CAP_OOOC | TCMU_MAILBOX_FLAG_CAP_READ_LEN |
 			 TCMU_MAILBOX_FLAG_CAP_TMR | TCMU_MAILBOX_FLAG_CAP_KEEP_BUF),
 			0);
-	/* tcmu's declaration: the netlink attribute after the last one. */
-	KUNIT_EXPECT_EQ(test, TCMU_ATTR_SUPP_MEMALLOC_SCOPE,
-			TCMU_ATTR_SUPP_KERN_CMD_REPLY + 1);
 #undef TCMU
 #undef UBLK
 
@@ -1126,6 +1180,7 @@ static struct kunit_case bio_scope_test_cases[] = {
 	KUNIT_CASE(bio_scope_test_encode_servicers),
 	KUNIT_CASE(bio_scope_test_pass),
 	KUNIT_CASE(bio_scope_test_rwf),
+	KUNIT_CASE(bio_scope_test_declare),
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 	KUNIT_CASE(bio_scope_test_detector_serving),
 	KUNIT_CASE(bio_scope_test_detector_counts),

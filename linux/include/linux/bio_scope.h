@@ -144,6 +144,8 @@ struct bio_scope_stats {
  * @stats: per-cpu counters, allocated by bio_scope_adopter_register().
  * @list: on the list of registered adopters.
  * @debugfs: the adopter's debugfs directory.
+ * @declared: the thread group that declared with bio_scope_declare(), or NULL
+ * @declared_exec_id: the self_exec_id of the task that declared
  *
  * Only @name (and optionally @mode) are set by the owner; a statically
  * allocated instance may be initialised with BIO_SCOPE_ADOPTER_INIT().
@@ -154,6 +156,8 @@ struct bio_scope_adopter {
 	struct bio_scope_stats __percpu *stats;
 	struct list_head list;
 	struct dentry *debugfs;
+	struct pid *declared;
+	u64 declared_exec_id;
 };
 
 #define BIO_SCOPE_ADOPTER_INIT(_name) {			\
@@ -446,7 +450,8 @@ struct pid;
  * @list: on the list of attached servers (RCU)
  * @attached: on the list
  * @declared: the server said it applies the scopes the driver passes
- *	(set by the driver before attach, cleared by detach)
+ *	(set by the driver before attach, or by attach for the process that
+ *	declared with bio_scope_declare(); cleared by detach)
  *
  * A userspace servicer (tcmu-runner, a ublk server) never calls
  * bio_scope_adopt(): it does not know about scopes, or applies them itself.
@@ -479,6 +484,7 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 			     struct bio_scope_adopter *a,
 			     bool (*busy)(struct bio_scope_server *s));
 void bio_scope_server_detach(struct bio_scope_server *s);
+void bio_scope_declare(struct bio_scope_adopter *a, bool on);
 bool __bio_scope_server_serving(void);
 
 /*
@@ -531,6 +537,7 @@ static inline void bio_scope_server_attach(struct bio_scope_server *s,
 }
 
 static inline void bio_scope_server_detach(struct bio_scope_server *s) { }
+static inline void bio_scope_declare(struct bio_scope_adopter *a, bool on) { }
 static inline bool bio_scope_server_vouch(void) { return false; }
 static inline void bio_scope_task_fork(struct task_struct *p,
 				       u64 clone_flags) { }

@@ -405,6 +405,11 @@ static void test_declared(void)
 		  "kernel passes memory allocation scopes");
 	CHECK_STR(tcmu_scope_device_state(0xf),
 		  "kernel does not pass memory allocation scopes");
+	/* reloaded with memalloc_scope = 0: still declared, not applied */
+	tcmu_scope_set_enabled(false);
+	CHECK(tcmu_scope_declared());
+	CHECK_STR(tcmu_scope_device_state(0xf | TCMU_MAILBOX_FLAG_CAP_SCOPE),
+		  "kernel passes memory allocation scopes, not used (memalloc_scope = 0 in tcmu.conf)");
 
 	/* memalloc_scope = 0 at start: declared 0, and the log says why */
 	setup("declared_off", false, 0, 0);
