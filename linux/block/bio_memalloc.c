@@ -551,11 +551,10 @@ bool __bio_scope_server_serving(void)
 
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 /*
- * The adopter a busy userspace server in current's program image serves,
- * and the name of its device (copied: the server may detach after this).
- * Called under rcu_read_lock(), which keeps the adopter registered: its
- * driver detaches the server, which waits for a grace period, before it
- * unregisters the adopter.
+ * The adopter a busy userspace server in current's program image serves.
+ * Called under rcu_read_lock(), which the caller holds while it charges
+ * the adopter: a driver detaches its server, which waits for a grace
+ * period, before it frees the server or unregisters the adopter.
  */
 static struct bio_scope_adopter *
 bio_scope_server_lookup(char *dev, size_t size)
@@ -563,6 +562,8 @@ bio_scope_server_lookup(char *dev, size_t size)
 	struct bio_scope_adopter *a = NULL;
 	struct bio_scope_server *s;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(),
+			 "a server lookup needs rcu_read_lock()");
 	s = bio_scope_server_find(false);
 	if (s) {
 		a = s->adopter;
