@@ -401,6 +401,9 @@ static LIST_HEAD(bio_scope_servers);
  * them (bio_scope_server_vouch()): they are dirty-throttled locally
  * (bio_scope_local_throttle()).
  *
+ * If the attaching program image declared with bio_scope_declare(), @s is
+ * marked declared.
+ *
  * Call it in the server's context, when it opens the device it serves.
  * Does nothing if @s is already attached.  Attach only the server of a
  * device that a privileged user set up.
@@ -422,7 +425,8 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 		s->busy = busy;
 		s->tgid = get_task_pid(current, PIDTYPE_TGID);
 		s->exec_id = READ_ONCE(current->self_exec_id);
-		if (a->declared == s->tgid && a->declared_exec_id == s->exec_id)
+		if (a->declared && a->declared == s->tgid &&
+		    a->declared_exec_id == s->exec_id)
 			WRITE_ONCE(s->declared, true);
 		s->attached = true;
 		list_add_tail_rcu(&s->list, &bio_scope_servers);
@@ -852,6 +856,8 @@ EXPORT_SYMBOL_GPL(bio_scope_adopter_register);
  *
  * The caller must ensure no task is still between bio_scope_adopt() and
  * bio_scope_restore() on @a.
+ * Drops the declaration of bio_scope_declare(): call it only once nothing
+ * can declare on @a any more.
  *
  * Context: process context, may sleep.
  */
