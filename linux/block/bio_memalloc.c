@@ -553,6 +553,37 @@ bool __bio_scope_server_serving(void)
 	return ret;
 }
 
+#ifdef CONFIG_BIO_SCOPE_STACK
+/*
+ * The stack ids of every server in current's program image, busy or not:
+ * a thread may pick up a command of any of them while it reclaims.  0 if
+ * one of them has none (block/bio_stack.c).  With @name, the adopter of
+ * the first one is copied there.
+ */
+u64 bio_scope_server_stack_bits(char *name, size_t size)
+{
+	u64 exec_id = READ_ONCE(current->self_exec_id);
+	struct pid *tgid = task_tgid(current);
+	struct bio_scope_server *s;
+	u64 bits = 0;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(s, &bio_scope_servers, list) {
+		if (s->tgid != tgid || s->exec_id != exec_id)
+			continue;
+		if (name && !bits)
+			strscpy(name, s->adopter->name, size);
+		if (!s->stack_bits) {
+			bits = 0;
+			break;
+		}
+		bits |= s->stack_bits;
+	}
+	rcu_read_unlock();
+	return bits;
+}
+#endif
+
 #ifdef CONFIG_BIO_SCOPE_DETECTOR
 /*
  * The adopter a busy userspace server in current's program image serves.

@@ -452,6 +452,8 @@ struct pid;
  * @declared: the server said it applies the scopes the driver passes
  *	(set by the driver before attach, or by attach for the process that
  *	declared with bio_scope_declare(); cleared by detach)
+ * @stack_bits: the stack id bit of the device it serves
+ *	(bio_stack_sid_bit()), set by the driver before attach
  *
  * A userspace servicer (tcmu-runner, a ublk server) never calls
  * bio_scope_adopt(): it does not know about scopes, or applies them itself.
@@ -475,6 +477,7 @@ struct bio_scope_server {
 	struct list_head list;
 	bool attached;
 	bool declared;
+	u64 stack_bits;
 };
 
 #ifdef CONFIG_BIO_SCOPE
@@ -486,6 +489,7 @@ void bio_scope_server_attach(struct bio_scope_server *s,
 void bio_scope_server_detach(struct bio_scope_server *s);
 void bio_scope_declare(struct bio_scope_adopter *a, bool on);
 bool __bio_scope_server_serving(void);
+u64 bio_scope_server_stack_bits(char *name, size_t size);
 
 /*
  * Might the current task be a server's thread?  bio_scope_server_attach()
