@@ -145,10 +145,10 @@ static void bio_stack_test_missing_and_full(struct kunit *test)
 	struct bio_stack_visit v = { .g = g, .from = 1 };
 
 	/* the tag after the last node's: a disk not in the graph */
+	g->bits[2] = BIT_ULL(9);
 	bio_stack_visit_disk(&v, (struct gendisk *)((unsigned long *)g->disks[2] + 1));
 	t_edge(g, 0, 2);
 	t_edge(g, 2, 0);	/* no room */
-	g->bits[2] = BIT_ULL(9);
 	t_run(g);
 	KUNIT_EXPECT_TRUE(test, g->bits[1] & BIO_STACK_UNKNOWN);
 	KUNIT_EXPECT_TRUE(test, g->bits[2] & BIO_STACK_UNKNOWN);

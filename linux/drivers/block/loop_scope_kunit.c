@@ -35,6 +35,8 @@ static void loop_scope_test_backing_gfp(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, file);
 	KUNIT_ASSERT_NOT_NULL(test, lo);
 	file->f_mapping = mapping;
+	lo->lo_disk = kunit_kzalloc(test, sizeof(*lo->lo_disk), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, lo->lo_disk);
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (bio_scope_adopter_set_mode(&loop_adopter, cases[i].mode)) {
@@ -50,6 +52,7 @@ static void loop_scope_test_backing_gfp(struct kunit *test)
 		KUNIT_EXPECT_PTR_EQ(test, lo->lo_backing_file, file);
 	}
 	bio_scope_adopter_set_mode(&loop_adopter, saved);
+	bio_stack_disk_unserve(lo->lo_disk);
 }
 
 static struct kunit_case loop_scope_test_cases[] = {
