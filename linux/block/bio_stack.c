@@ -22,11 +22,12 @@
  *
  * Wrong answers can only make reclaim skip more: a sid past 61 shares
  * BIO_STACK_OVERFLOW, and a relation the worker cannot resolve (a busy
- * lock, a cycle, a stacked or network filesystem) gives BIO_STACK_UNKNOWN,
- * which is above every served device.  A relation that is retargeted under
- * a mounted filesystem (loop_change_fd()) is seen by a reader that passed
- * the generation test just before: a window of a few instructions against
- * an admin action, documented in Documentation/block/bio-scope.rst.
+ * lock, a cycle, a stacked or network filesystem, a virtual disk nobody
+ * resolved) gives BIO_STACK_UNKNOWN, which is above every served device.
+ * A relation that is retargeted under a mounted filesystem
+ * (loop_change_fd(), a dm table swap) is not seen by a reclaimer already
+ * inside one shrinker call: the generation is tested again before each
+ * shrinker, not during one.  Documented in Documentation/block/bio-scope.rst.
  */
 #include <linux/backing-dev.h>
 #include <linux/bio_scope.h>
@@ -39,6 +40,7 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include "blk.h"
 
@@ -228,7 +230,8 @@ struct bio_stack_graph {
 	unsigned int *to;
 	unsigned int *pos;
 	struct bio_stack_edge *edges;
-	bool busy;
+	bool busy;		/* a lock was busy: do not publish, retry */
+	bool full;		/* the edge array overflowed */
 };
 
 struct bio_stack_visit {
@@ -288,7 +291,7 @@ static void bio_stack_edge(struct bio_stack_graph *g, unsigned int from,
 {
 	if (g->nr_edges == g->max_edges) {
 		g->bits[from] |= BIO_STACK_UNKNOWN;
-		g->busy = true;		/* more room next time */
+		g->full = true;		/* more room next time */
 		return;
 	}
 	g->edges[g->nr_edges].from = from;
@@ -389,10 +392,13 @@ static void bio_stack_fs_devices(struct bio_stack_graph *g, unsigned int i)
 			continue;
 		}
 		sb = part->bd_holder_ops == &fs_holder_ops ? part->bd_holder : NULL;
-		if (sb && sb->s_bdev && sb->s_bdev != part) {
+		if (sb && sb->s_bdev && sb->s_bdev != part &&
+		    sb->s_bdev->bd_disk != disk) {
 			from = bio_stack_index(g, sb->s_bdev->bd_disk);
 			if (from >= 0)
 				bio_stack_edge(g, from, disk);
+			else	/* its disk appeared meanwhile */
+				g->busy = true;
 		}
 		mutex_unlock(&part->bd_holder_lock);
 	}
@@ -405,21 +411,34 @@ static void bio_stack_resolve(struct bio_stack_graph *g, unsigned int i)
 	struct gendisk *disk = g->disks[i];
 	struct gendisk *slaves[BIO_STACK_SLAVES];
 	struct bio_stack_resolver *r;
+	bool known;
 	int n, k;
 
-	g->bits[i] = bio_stack_sid_bit(bio_stack_disk_sid(disk));
 	n = bd_slave_disks(disk, slaves, BIO_STACK_SLAVES);
 	if (n > BIO_STACK_SLAVES)
 		g->bits[i] |= BIO_STACK_UNKNOWN;
 	for (k = 0; k < min(n, BIO_STACK_SLAVES); k++)
 		bio_stack_visit_disk(&v, slaves[k]);
+	known = n > 0;
 	mutex_lock(&bio_stack_lock);
-	if (disk->bio_stack_file)
+	if (disk->bio_stack_file) {
 		bio_stack_visit_file(&v, disk->bio_stack_file);
-	list_for_each_entry(r, &bio_stack_resolvers, list)
-		if (r->lower(disk, &v))
+		known = true;
+	}
+	list_for_each_entry(r, &bio_stack_resolvers, list) {
+		if (r->lower(disk, &v)) {
+			known = true;
 			break;
+		}
+	}
 	mutex_unlock(&bio_stack_lock);
+	/*
+	 * A disk on a bus (virtio, PCI, a SCSI host) is hardware.  A virtual
+	 * disk nobody resolved (nbd, zram, md without holders, an unbound
+	 * loop) may send its IO anywhere: UNKNOWN.
+	 */
+	if (!known && !disk_to_dev(disk)->parent)
+		g->bits[i] |= BIO_STACK_UNKNOWN;
 	bio_stack_fs_devices(g, i);
 }
 
@@ -499,18 +518,28 @@ static void bio_stack_recompute(struct work_struct *work)
 	if (!g.bits || !g.state || !g.start || !g.pos || !g.edges || !g.to)
 		goto retry;
 
+	/* Own ids first: resolving a disk may mark another one UNKNOWN. */
+	for (i = 0; i < g.nr; i++)
+		g.bits[i] = bio_stack_sid_bit(bio_stack_disk_sid(g.disks[i]));
 	for (i = 0; i < g.nr; i++)
 		bio_stack_resolve(&g, i);
 	bio_stack_index_edges(&g);
 	bio_stack_compute(&g);
 	for (i = 0; i < g.nr; i++)
 		WRITE_ONCE(g.disks[i]->bio_stack_below, g.bits[i]);
-	/* Pairs with bio_stack_reclaim_bits(): the masks, then the generation. */
-	smp_store_release(&bio_stack_done, start);
-	if (g.busy)
-		bio_stack_edges_hint = max(bio_stack_edges_hint, 2 * g.max_edges);
-	else
+	if (g.full)
+		bio_stack_edges_hint = min(2 * g.max_edges, 1U << 16);
+	/*
+	 * Pairs with bio_stack_stale(): the masks, then the generation.  A run
+	 * that met a busy lock publishes conservative masks but not the
+	 * generation: readers keep skipping every filesystem until a run
+	 * resolves everything.
+	 */
+	if (!g.busy) {
+		/* release: the masks above before the generation */
+		smp_store_release(&bio_stack_done, start);
 		goto out;
+	}
 retry:
 	/* Masks are conservative meanwhile; be precise soon. */
 	mod_delayed_work(system_unbound_wq, &bio_stack_work, HZ / 10);
@@ -556,7 +585,6 @@ static void bio_stack_note(struct super_block *sb, u64 below, u64 bits,
 			   bool skipped)
 {
 	struct bio_stack_row *row;
-	unsigned long flags;
 	char who[16];
 	int i;
 
@@ -565,7 +593,7 @@ static void bio_stack_note(struct super_block *sb, u64 below, u64 bits,
 					BIO_STACK_CNT_ALLOWED]);
 	trace_bio_stack_reclaim(who, sb, below, bits, skipped);
 
-	spin_lock_irqsave(&bio_stack_table_lock, flags);
+	spin_lock(&bio_stack_table_lock);
 	for (i = 0; i < BIO_STACK_TABLE_MAX; i++) {
 		row = &bio_stack_table[i];
 		if (!row->count) {
@@ -581,7 +609,27 @@ static void bio_stack_note(struct super_block *sb, u64 below, u64 bits,
 			break;
 	}
 	bio_stack_table[i].count++;
-	spin_unlock_irqrestore(&bio_stack_table_lock, flags);
+	spin_unlock(&bio_stack_table_lock);
+}
+
+/* Are the published masks older than the last change? */
+static bool bio_stack_stale(void)
+{
+	/* Pairs with the worker's release: masks at least as new as done. */
+	return smp_load_acquire(&bio_stack_done) !=
+	       (unsigned long)atomic_long_read(&bio_stack_req);
+}
+
+/* The ids a task serving @disk (or, without one, a server) serves. */
+static u64 bio_stack_task_bits(struct gendisk *disk)
+{
+	u64 bits;
+
+	if (disk)
+		bits = bio_stack_sid_bit(bio_stack_disk_sid(disk));
+	else
+		bits = bio_scope_server_stack_bits(NULL, 0);
+	return bits ?: BIO_STACK_ALL;
 }
 
 /**
@@ -597,21 +645,14 @@ static void bio_stack_note(struct super_block *sb, u64 below, u64 bits,
 u64 bio_stack_reclaim_bits(void)
 {
 	struct gendisk *disk = current->bio_scope_disk;
-	u64 bits;
 
 	if (!READ_ONCE(bio_stack_on))
 		return BIO_STACK_ALL;
-	/* Pairs with the worker's release: masks at least as new as done. */
-	if (smp_load_acquire(&bio_stack_done) !=
-	    (unsigned long)atomic_long_read(&bio_stack_req)) {
+	if (bio_stack_stale()) {
 		atomic_long_inc(&bio_stack_cnt[BIO_STACK_CNT_STALE]);
 		return BIO_STACK_ALL;
 	}
-	if (disk)
-		bits = bio_stack_sid_bit(bio_stack_disk_sid(disk));
-	else
-		bits = bio_scope_server_stack_bits(NULL, 0);
-	return bits ?: BIO_STACK_ALL;
+	return bio_stack_task_bits(disk);
 }
 
 /**
@@ -632,7 +673,8 @@ bool bio_stack_shrinker_skip(struct shrinker *shrinker, gfp_t *gfp_mask,
 
 	if (bits == BIO_STACK_ALL || !(*gfp_mask & __GFP_FS))
 		return false;		/* __GFP_FS already clear */
-	if (!sb) {
+	/* A change since shrink_slab() took @bits: skip every filesystem. */
+	if (!sb || bio_stack_stale()) {
 		*gfp_mask &= ~__GFP_FS;
 		return false;
 	}
@@ -690,7 +732,7 @@ static int bio_stack_show(struct seq_file *m, void *v)
 	}
 	class_dev_iter_exit(&iter);
 	iterate_supers(bio_stack_show_sb, m);
-	spin_lock_irq(&bio_stack_table_lock);
+	spin_lock(&bio_stack_table_lock);
 	for (i = 0; i <= BIO_STACK_TABLE_MAX && bio_stack_table[i].count; i++)
 		seq_printf(m, "%s %s %s %u:%u %lu\n",
 			   bio_stack_table[i].skipped ? "skip" : "allowed",
@@ -700,7 +742,7 @@ static int bio_stack_show(struct seq_file *m, void *v)
 			   MAJOR(bio_stack_table[i].dev),
 			   MINOR(bio_stack_table[i].dev),
 			   bio_stack_table[i].count);
-	spin_unlock_irq(&bio_stack_table_lock);
+	spin_unlock(&bio_stack_table_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(bio_stack);

@@ -33,7 +33,10 @@ struct bio_stack_visit;
  * @lower: called for every disk; returns false if @disk is not the
  *	driver's.  Otherwise it reports what is below @disk with
  *	bio_stack_visit_disk(), bio_stack_visit_file() and
- *	bio_stack_visit_bits(), and returns true.  Must not sleep.
+ *	bio_stack_visit_bits(), and returns true.  Called by the worker
+ *	under a mutex: it may sleep, but must not wait for IO, or for a lock
+ *	that a task waiting for IO may hold (use a trylock and
+ *	bio_stack_visit_busy()).
  * @list: on the list of resolvers
  */
 struct bio_stack_resolver {
